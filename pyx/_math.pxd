@@ -1,0 +1,154 @@
+# Scalar maths and row loops for the kernels. The vectorizable loops live in
+# _vec.h (gcc needs `omp simd` pragmas there); these wrappers pick the float
+# or double version at compile time, so float32 stays float32.
+from libc.math cimport fabs, fabsf
+from _types cimport real
+
+cdef extern from "_vec.h" nogil:
+    const int CYL_BLOCK_ROWS
+    float cyl_expf(float x)
+    double cyl_expd(double x)
+    float cyl_logf(float x)
+    double cyl_logd(double x)
+    float cyl_log1pf(float x)
+    double cyl_log1pd(double x)
+    float cyl_rowmax_f(const float *x, Py_ssize_t n)
+    double cyl_rowmax_d(const double *x, Py_ssize_t n)
+    float cyl_sum_f(const float *x, Py_ssize_t n)
+    double cyl_sum_d(const double *x, Py_ssize_t n)
+    float cyl_sumsq_f(const float *x, Py_ssize_t n)
+    double cyl_sumsq_d(const double *x, Py_ssize_t n)
+    float cyl_dot_f(const float *a, const float *b, Py_ssize_t n)
+    double cyl_dot_d(const double *a, const double *b, Py_ssize_t n)
+    float cyl_expsum_f(const float *x, Py_ssize_t n, float m, float *e)
+    double cyl_expsum_d(const double *x, Py_ssize_t n, double m, double *e)
+    void cyl_div_f(const float *e, Py_ssize_t n, float d, float *y)
+    void cyl_div_d(const double *e, Py_ssize_t n, double d, double *y)
+    void cyl_sub_f(const float *x, Py_ssize_t n, float c, float *y)
+    void cyl_sub_d(const double *x, Py_ssize_t n, double c, double *y)
+    void cyl_scale_f(const float *x, Py_ssize_t n, float a, float *y)
+    void cyl_scale_d(const double *x, Py_ssize_t n, double a, double *y)
+    void cyl_block_softmax_f(const float *x, Py_ssize_t r, Py_ssize_t n,
+                             float *m, float *s, float *p)
+    void cyl_block_softmax_d(const double *x, Py_ssize_t r, Py_ssize_t n,
+                             double *m, double *s, double *p)
+    float cyl_xent_row_f(const float *x, const float *y, Py_ssize_t n,
+                         float *dx, float *dlab)
+    double cyl_xent_row_d(const double *x, const double *y, Py_ssize_t n,
+                          double *dx, double *dlab)
+    float cyl_sparse_xent_row_f(const float *x, Py_ssize_t n, Py_ssize_t label,
+                                float *dx)
+    double cyl_sparse_xent_row_d(const double *x, Py_ssize_t n, Py_ssize_t label,
+                                 double *dx)
+
+
+cdef inline real exp_(real x) noexcept nogil:
+    if real is float:
+        return cyl_expf(x)
+    else:
+        return cyl_expd(x)
+
+
+cdef inline real log_(real x) noexcept nogil:
+    if real is float:
+        return cyl_logf(x)
+    else:
+        return cyl_logd(x)
+
+
+cdef inline real log1p_(real x) noexcept nogil:
+    if real is float:
+        return cyl_log1pf(x)
+    else:
+        return cyl_log1pd(x)
+
+
+cdef inline real rowmax(const real *x, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        return cyl_rowmax_f(x, n)
+    else:
+        return cyl_rowmax_d(x, n)
+
+
+cdef inline real rowsum(const real *x, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        return cyl_sum_f(x, n)
+    else:
+        return cyl_sum_d(x, n)
+
+
+cdef inline real rowsumsq(const real *x, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        return cyl_sumsq_f(x, n)
+    else:
+        return cyl_sumsq_d(x, n)
+
+
+cdef inline real rowdot(const real *a, const real *b, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        return cyl_dot_f(a, b, n)
+    else:
+        return cyl_dot_d(a, b, n)
+
+
+cdef inline real expsum(const real *x, Py_ssize_t n, real m, real *e) noexcept nogil:
+    if real is float:
+        return cyl_expsum_f(x, n, m, e)
+    else:
+        return cyl_expsum_d(x, n, m, e)
+
+
+cdef inline void rowdiv(const real *e, Py_ssize_t n, real d, real *y) noexcept nogil:
+    if real is float:
+        cyl_div_f(e, n, d, y)
+    else:
+        cyl_div_d(e, n, d, y)
+
+
+cdef inline void rowsub(const real *x, Py_ssize_t n, real c, real *y) noexcept nogil:
+    if real is float:
+        cyl_sub_f(x, n, c, y)
+    else:
+        cyl_sub_d(x, n, c, y)
+
+
+cdef inline void rowscale(const real *x, Py_ssize_t n, real a, real *y) noexcept nogil:
+    if real is float:
+        cyl_scale_f(x, n, a, y)
+    else:
+        cyl_scale_d(x, n, a, y)
+
+
+cdef inline void block_softmax(const real *x, Py_ssize_t r, Py_ssize_t n,
+                               real *m, real *s, real *p) noexcept nogil:
+    if real is float:
+        cyl_block_softmax_f(x, r, n, m, s, p)
+    else:
+        cyl_block_softmax_d(x, r, n, m, s, p)
+
+
+cdef inline real xent_row(const real *x, const real *y, Py_ssize_t n,
+                          real *dx, real *dlab) noexcept nogil:
+    if real is float:
+        return cyl_xent_row_f(x, y, n, dx, dlab)
+    else:
+        return cyl_xent_row_d(x, y, n, dx, dlab)
+
+
+cdef inline real sparse_xent_row(const real *x, Py_ssize_t n, Py_ssize_t label,
+                                 real *dx) noexcept nogil:
+    if real is float:
+        return cyl_sparse_xent_row_f(x, n, label, dx)
+    else:
+        return cyl_sparse_xent_row_d(x, n, label, dx)
+
+
+cdef inline real relu_(real x) noexcept nogil:
+    return x if x > 0 else 0
+
+
+cdef inline real fabs_(real x) noexcept nogil:
+    if real is float:
+        return fabsf(x)
+    else:
+        return fabs(x)

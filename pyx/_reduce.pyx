@@ -1,0 +1,53 @@
+# cython: language_level=3
+"""Shared reductions and gradient scaling. Sums run over fixed blocks whose
+partial sums are added in index order: the bits never depend on the thread
+count (no float `+=` reduction inside prange)."""
+from cython.parallel cimport prange
+from _types cimport real
+from _math cimport rowsum, rowsumsq
+
+cdef Py_ssize_t BLOCK = 4096
+
+
+def k_sum(const real[::1] x,          # IN
+          real[::1] partials,         # scratch [ceil(n / 4096)]
+          bint squares,
+          int n_threads):
+    """sum(x), or sum(x*x) if squares, in a fixed order."""
+    cdef Py_ssize_t n = x.shape[0], b, lo
+    cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
+    if n == 0:
+        return 0.0
+    for b in prange(n_blocks, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        lo = b * BLOCK
+        if squares:
+            partials[b] = rowsumsq(&x[lo], min(BLOCK, n - lo))
+        else:
+            partials[b] = rowsum(&x[lo], min(BLOCK, n - lo))
+    return rowsum(&partials[0], n_blocks)
+
+
+def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)
+                 const real[::1] dy,      # IN, one factor per row
+                 int n_threads):
+    """g[i, :] *= dy[i]"""
+    cdef Py_ssize_t n_rows = g.shape[0], n_cols = g.shape[1], i, k
+    for i in prange(n_rows, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        for k in range(n_cols):
+            g[i, k] = g[i, k] * dy[i]
+
+
+def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)
+          const real[::1] dy,           # IN
+          int n_threads):
+    """g *= dy elementwise"""
+    cdef Py_ssize_t n = g.shape[0], b, k, lo, hi
+    cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, n)
+        for k in range(lo, hi):
+            g[k] = g[k] * dy[k]

@@ -1,0 +1,387 @@
+/*
+ * cyloss vector primitives: branch-free exp and log, and the row loops of the
+ * softmax family, written so that gcc vectorizes them at every SIMD level.
+ *
+ * Everything here is generated twice by CYL_DEFINE, for float (suffix f) and
+ * double (suffix d); float stays float, as TensorFlow's CPU kernels do.
+ *
+ * Determinism: sums use CYL_LANES fixed accumulators combined by a fixed tree,
+ * so a row's result depends on nothing but its values (not on the thread
+ * count, the address alignment or the vector width). The build disables FMA
+ * contraction (-ffp-contract=off), so every SIMD level gives the same bits.
+ */
+#ifndef CYLOSS_VEC_H
+#define CYLOSS_VEC_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <stddef.h>
+
+#define CYL_LANES 16
+#define CYL_BLOCK_ROWS 64
+
+/* ------------------------------------------------------------------ exp --
+ * exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n*ln2 in [-ln2/2, ln2/2]
+ * (Cody-Waite: ln2 split so that n*LN2_HI is exact). exp(r) by its Taylor
+ * polynomial: degree 7 for float (truncation < 0.1 ulp), degree 13 for double.
+ * 2^n is built from exponent bits in two halves so that n = 128 (float) or
+ * 1024 (double) does not overflow the exponent field.
+ * Results below the normal range (x < ln(FLT_MIN) / ln(DBL_MIN)) are flushed
+ * to +0, as TF's Eigen kernels do; x > ln(MAX) gives +inf; NaN propagates.
+ * n is rounded with the 1.5*2^23 (1.5*2^52) shifter, which needs no
+ * rounding instruction and so vectorizes on plain SSE2.
+ */
+static inline float cyl_expf(float x)
+{
+    const float lo = -87.3365447504f;      /* ln(FLT_MIN) */
+    const float hi = 88.7228391117f;       /* ln(FLT_MAX) */
+    const float shifter = 12582912.0f;     /* 1.5 * 2^23 */
+    float xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
+    float t = xc * 1.44269504088896341f + shifter;
+    float nf = t - shifter;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    int32_t n = ti - 0x4b400000;           /* bits of the shifter */
+    float r = xc - nf * 0.693359375f;      /* LN2_HI: 9 significant bits */
+    r = r - nf * -2.12194440e-4f;          /* LN2_LO = ln2 - LN2_HI */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t n1 = n >> 1, n2 = n - (n >> 1);
+    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float res = p * s1 * s2;
+    res = x < lo ? 0.0f : res;
+    res = x > hi ? (float)INFINITY : res;
+    return res;
+}
+
+static inline double cyl_expd(double x)
+{
+    const double lo = -708.39641853226410622;   /* ln(DBL_MIN) */
+    const double hi = 709.78271289338399673;    /* ln(DBL_MAX) */
+    const double shifter = 6755399441055744.0;  /* 1.5 * 2^52 */
+    double xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
+    double t = xc * 1.4426950408889634074 + shifter;
+    double nf = t - shifter;
+    int64_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    int64_t n = ti - (int64_t)0x4338000000000000LL;
+    double r = xc - nf * 6.93147180369123816490e-01;  /* LN2_HI: 32 bits */
+    r = r - nf * 1.90821492927058770002e-10;          /* LN2_LO */
+    double p = 1.0 / 6227020800.0;                    /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    int64_t n1 = n >> 1, n2 = n - (n >> 1);
+    uint64_t b1 = (uint64_t)(n1 + 1023) << 52, b2 = (uint64_t)(n2 + 1023) << 52;
+    double s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    double res = p * s1 * s2;
+    res = x < lo ? 0.0 : res;
+    res = x > hi ? (double)INFINITY : res;
+    return res;
+}
+
+/* ------------------------------------------------------------------ log --
+ * x = 2^e * m with m in [sqrt(1/2), sqrt(2)); f = m - 1 (exact), s = f/(2+f):
+ * log(m) = 2 atanh(s) = 2s + 2s*R(s^2),  R = s^2/3 + s^4/5 + ...
+ * and since 2s = f - s*f:  log(m) = f - s*(f - 2R)  (the rounding of s only
+ * touches the small correction). Series to s^8 (float) / s^20 (double):
+ * |s| <= 0.172 leaves a truncation error below 0.05 ulp.
+ * log(x) = e*LN2_HI + (e*LN2_LO + log(m)). Subnormals are rescaled first;
+ * 0 -> -inf, x < 0 -> NaN, +inf -> +inf, NaN -> NaN.
+ */
+static inline float cyl_logf(float x)
+{
+    const float tiny = 1.17549435e-38f;    /* FLT_MIN */
+    int sub = x < tiny;
+    float xs = sub ? x * 8388608.0f : x;   /* 2^23 */
+    int32_t ix;
+    memcpy(&ix, &xs, sizeof ix);
+    int32_t e = ((ix >> 23) & 0xff) - 127 - (sub ? 23 : 0);
+    uint32_t mb = ((uint32_t)ix & 0x007fffffu) | 0x3f800000u;
+    float m;
+    memcpy(&m, &mb, sizeof m);
+    int big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e = e + big;
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = 1.0f / 9.0f;
+    R = R * z + 1.0f / 7.0f;
+    R = R * z + 1.0f / 5.0f;
+    R = R * z + 1.0f / 3.0f;
+    R = R * z;
+    float lm = f - s * (f - 2.0f * R);
+    float ef = (float)e;
+    float res = ef * 0.693359375f + (ef * -2.12194440e-4f + lm);
+    res = x == 0.0f ? -(float)INFINITY : res;
+    res = x < 0.0f ? (float)NAN : res;
+    res = x == (float)INFINITY ? (float)INFINITY : res;
+    res = x != x ? x : res;
+    return res;
+}
+
+static inline double cyl_logd(double x)
+{
+    const double tiny = 2.2250738585072014e-308;   /* DBL_MIN */
+    int sub = x < tiny;
+    double xs = sub ? x * 4503599627370496.0 : x;  /* 2^52 */
+    int64_t ix;
+    memcpy(&ix, &xs, sizeof ix);
+    int64_t e = ((ix >> 52) & 0x7ff) - 1023 - (sub ? 52 : 0);
+    uint64_t mb = ((uint64_t)ix & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    double m;
+    memcpy(&m, &mb, sizeof m);
+    int big = m > 1.4142135623730951;
+    m = big ? m * 0.5 : m;
+    e = e + big;
+    double f = m - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double R = 1.0 / 21.0;
+    R = R * z + 1.0 / 19.0;
+    R = R * z + 1.0 / 17.0;
+    R = R * z + 1.0 / 15.0;
+    R = R * z + 1.0 / 13.0;
+    R = R * z + 1.0 / 11.0;
+    R = R * z + 1.0 / 9.0;
+    R = R * z + 1.0 / 7.0;
+    R = R * z + 1.0 / 5.0;
+    R = R * z + 1.0 / 3.0;
+    R = R * z;
+    double lm = f - s * (f - 2.0 * R);
+    double ef = (double)e;
+    double res = ef * 6.93147180369123816490e-01 + (ef * 1.90821492927058770002e-10 + lm);
+    res = x == 0.0 ? -(double)INFINITY : res;
+    res = x < 0.0 ? (double)NAN : res;
+    res = x == (double)INFINITY ? (double)INFINITY : res;
+    res = x != x ? x : res;
+    return res;
+}
+
+/* log1p(a) = log(u) + (a - (u - 1)) / u with u = fl(1 + a): the second term
+ * restores what rounding 1 + a lost (exact for a below eps/2). a > -1. */
+static inline float cyl_log1pf(float a)
+{
+    float u = 1.0f + a;
+    return cyl_logf(u) + (a - (u - 1.0f)) / u;
+}
+
+static inline double cyl_log1pd(double a)
+{
+    double u = 1.0 + a;
+    return cyl_logd(u) + (a - (u - 1.0)) / u;
+}
+
+/* ------------------------------------------------------------ row loops -- */
+#define CYL_DEFINE(T, S)                                                      \
+                                                                              \
+/* Fixed-tree sum of the CYL_LANES accumulators. */                           \
+static inline T cyl_lanesum_##S(T *acc)                                       \
+{                                                                             \
+    for (int w = CYL_LANES / 2; w > 0; w /= 2)                                \
+        for (int j = 0; j < w; j++)                                           \
+            acc[j] += acc[j + w];                                             \
+    return acc[0];                                                            \
+}                                                                             \
+                                                                              \
+/* Largest element (NaN entries are skipped: they poison the row later). */  \
+static inline T cyl_rowmax_##S(const T *x, ptrdiff_t n)                       \
+{                                                                             \
+    T m = -(T)INFINITY;                                                       \
+    _Pragma("omp simd reduction(max:m)")                                      \
+    for (ptrdiff_t k = 0; k < n; k++)                                         \
+        m = x[k] > m ? x[k] : m;                                              \
+    return m;                                                                 \
+}                                                                             \
+                                                                              \
+/* sum_k x[k] in a fixed order. */                                            \
+static inline T cyl_sum_##S(const T *x, ptrdiff_t n)                          \
+{                                                                             \
+    T acc[CYL_LANES] = {0};                                                   \
+    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
+    for (k = 0; k < nb; k += CYL_LANES)                                       \
+        for (int j = 0; j < CYL_LANES; j++)                                   \
+            acc[j] += x[k + j];                                               \
+    for (; k < n; k++)                                                        \
+        acc[k - nb] += x[k];                                                  \
+    return cyl_lanesum_##S(acc);                                              \
+}                                                                             \
+                                                                              \
+/* sum_k x[k]*x[k] in a fixed order. */                                       \
+static inline T cyl_sumsq_##S(const T *x, ptrdiff_t n)                        \
+{                                                                             \
+    T acc[CYL_LANES] = {0};                                                   \
+    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
+    for (k = 0; k < nb; k += CYL_LANES)                                       \
+        for (int j = 0; j < CYL_LANES; j++)                                   \
+            acc[j] += x[k + j] * x[k + j];                                    \
+    for (; k < n; k++)                                                        \
+        acc[k - nb] += x[k] * x[k];                                           \
+    return cyl_lanesum_##S(acc);                                              \
+}                                                                             \
+                                                                              \
+/* sum_k a[k]*b[k] in a fixed order. */                                       \
+static inline T cyl_dot_##S(const T *a, const T *b, ptrdiff_t n)              \
+{                                                                             \
+    T acc[CYL_LANES] = {0};                                                   \
+    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
+    for (k = 0; k < nb; k += CYL_LANES)                                       \
+        for (int j = 0; j < CYL_LANES; j++)                                   \
+            acc[j] += a[k + j] * b[k + j];                                    \
+    for (; k < n; k++)                                                        \
+        acc[k - nb] += a[k] * b[k];                                           \
+    return cyl_lanesum_##S(acc);                                              \
+}                                                                             \
+                                                                              \
+/* e[k] = exp(x[k] - m) (stored only if e != NULL); returns sum_k e[k]. */    \
+static inline T cyl_expsum_##S(const T *x, ptrdiff_t n, T m, T *e)            \
+{                                                                             \
+    T acc[CYL_LANES] = {0};                                                   \
+    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
+    if (e) {                                                                  \
+        for (k = 0; k < nb; k += CYL_LANES)                                   \
+            for (int j = 0; j < CYL_LANES; j++) {                             \
+                T v = cyl_exp##S(x[k + j] - m);                               \
+                e[k + j] = v;                                                 \
+                acc[j] += v;                                                  \
+            }                                                                 \
+        for (; k < n; k++) {                                                  \
+            T v = cyl_exp##S(x[k] - m);                                       \
+            e[k] = v;                                                         \
+            acc[k - nb] += v;                                                 \
+        }                                                                     \
+    } else {                                                                  \
+        for (k = 0; k < nb; k += CYL_LANES)                                   \
+            for (int j = 0; j < CYL_LANES; j++)                               \
+                acc[j] += cyl_exp##S(x[k + j] - m);                           \
+        for (; k < n; k++)                                                    \
+            acc[k - nb] += cyl_exp##S(x[k] - m);                              \
+    }                                                                         \
+    return cyl_lanesum_##S(acc);                                              \
+}                                                                             \
+                                                                              \
+/* y[k] = e[k] / d  (softmax from the exponentials; TF divides too). */      \
+static inline void cyl_div_##S(const T *e, ptrdiff_t n, T d, T *y)            \
+{                                                                             \
+    for (ptrdiff_t k = 0; k < n; k++)                                         \
+        y[k] = e[k] / d;                                                      \
+}                                                                             \
+                                                                              \
+/* y[k] = x[k] - c */                                                         \
+static inline void cyl_sub_##S(const T *x, ptrdiff_t n, T c, T *y)            \
+{                                                                             \
+    for (ptrdiff_t k = 0; k < n; k++)                                         \
+        y[k] = x[k] - c;                                                      \
+}                                                                             \
+                                                                              \
+/* y[k] = a * x[k] */                                                         \
+static inline void cyl_scale_##S(const T *x, ptrdiff_t n, T a, T *y)          \
+{                                                                             \
+    for (ptrdiff_t k = 0; k < n; k++)                                         \
+        y[k] = a * x[k];                                                      \
+}                                                                             \
+                                                                              \
+/* Small class counts (n < CYL_LANES): rows i0..i0+r-1 of a row-major        \
+ * [*, n] block, with one flat vectorized exp over all r*n entries instead of  \
+ * a short vector loop per row. m[i], sum[i] and the optional softmax p come   \
+ * out bit-identical to cyl_rowmax / cyl_expsum / cyl_div (same operations,   \
+ * same lane tree), so the path taken never changes a result. */             \
+static inline void cyl_block_softmax_##S(const T *x, ptrdiff_t r, ptrdiff_t n, \
+                                         T *m, T *sum, T *p)                  \
+{                                                                             \
+    T buf[CYL_BLOCK_ROWS * CYL_LANES];                                        \
+    T *e = p ? p : buf;                                                       \
+    ptrdiff_t i, k;                                                           \
+    for (i = 0; i < r; i++) {                                                 \
+        T mi = -(T)INFINITY;                                                  \
+        for (k = 0; k < n; k++)                                               \
+            mi = x[i * n + k] > mi ? x[i * n + k] : mi;                       \
+        m[i] = mi;                                                            \
+        for (k = 0; k < n; k++)                                               \
+            e[i * n + k] = x[i * n + k] - mi;                                 \
+    }                                                                         \
+    for (k = 0; k < r * n; k++)                                               \
+        e[k] = cyl_exp##S(e[k]);                                              \
+    for (i = 0; i < r; i++) {                                                 \
+        T acc[CYL_LANES] = {0};                                               \
+        for (k = 0; k < n; k++)                                               \
+            acc[k] = e[i * n + k];                                            \
+        sum[i] = cyl_lanesum_##S(acc);                                        \
+    }                                                                         \
+    if (p)                                                                    \
+        for (i = 0; i < r; i++)                                               \
+            for (k = 0; k < n; k++)                                           \
+                p[i * n + k] = e[i * n + k] / sum[i];                         \
+}                                                                             \
+/* Dense softmax cross-entropy of one row, labels y (contiguous).             \
+ * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \
+ * dx = e/sum - y (TF's convention: not scaled by sum(y)), dy_k = L - s_k.   \
+ * Either gradient pointer may be NULL. */                                    \
+static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
+                                 T *dx, T *dlab)                              \
+{                                                                             \
+    T m = cyl_rowmax_##S(x, n);                                               \
+    T sum = cyl_expsum_##S(x, n, m, dx);                                      \
+    T L = (T)log(sum);                                                        \
+    T acc[CYL_LANES] = {0};                                                   \
+    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
+    for (k = 0; k < nb; k += CYL_LANES)                                       \
+        for (int j = 0; j < CYL_LANES; j++)                                   \
+            acc[j] += y[k + j] * (L - (x[k + j] - m));                        \
+    for (; k < n; k++)                                                        \
+        acc[k - nb] += y[k] * (L - (x[k] - m));                               \
+    if (dx)                                                                   \
+        for (k = 0; k < n; k++)                                               \
+            dx[k] = dx[k] / sum - y[k];                                       \
+    if (dlab)                                                                 \
+        for (k = 0; k < n; k++)                                               \
+            dlab[k] = L - (x[k] - m);                                         \
+    return cyl_lanesum_##S(acc);                                              \
+}                                                                             \
+                                                                              \
+/* Sparse softmax cross-entropy of one row: loss = L - s_label;               \
+ * dx = e/sum - onehot(label) when dx != NULL. */                             \
+static inline T cyl_sparse_xent_row_##S(const T *x, ptrdiff_t n,              \
+                                        ptrdiff_t label, T *dx)               \
+{                                                                             \
+    T m = cyl_rowmax_##S(x, n);                                               \
+    T sum = cyl_expsum_##S(x, n, m, dx);                                      \
+    T L = (T)log(sum);                                                        \
+    if (dx) {                                                                 \
+        cyl_div_##S(dx, n, sum, dx);                                          \
+        dx[label] -= (T)1;                                                    \
+    }                                                                         \
+    return L - (x[label] - m);                                                \
+}
+
+CYL_DEFINE(float, f)
+CYL_DEFINE(double, d)
+
+#undef CYL_DEFINE
+
+#endif /* CYLOSS_VEC_H */

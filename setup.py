@@ -1,0 +1,123 @@
+"""Build of cyloss' compiled kernels.
+
+The kernel sources in pyx/ are compiled once per SIMD level into separate
+extension modules (cyloss._softmax_base, cyloss._softmax_avx2, ...); the
+package imports the best level the CPU supports at run time (cyloss._kernels).
+_runtime (CPU and OpenMP facts) is built once, at the baseline level.
+
+Environment:
+  CYLOSS_REQUIRE_OPENMP=1  fail if the compiler cannot build OpenMP code
+  CYLOSS_DEBUG_CYTHON=1    Cython bounds checks on
+  CYLOSS_SIMD_LEVELS=...   comma list of levels to build (default: all the
+                           compiler can target on this architecture)
+"""
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+PYX = HERE / "pyx"
+GEN = HERE / "build" / "cyloss_gen"
+
+KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce"]
+
+# -ffp-contract=off: no implicit FMA, so every SIMD level computes the same
+# bits. Never -ffast-math (gcc links crtfastmath, which sets flush-to-zero in
+# the user's whole process). -fno-trapping-math lets gcc vectorize the
+# branch-free selects in _vec.h.
+BASE_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off",
+              "-fno-semantic-interposition"]
+X86_LEVELS = {
+    "base": [],
+    "avx2": ["-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mf16c"],
+    "avx512": ["-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mf16c", "-mavx512f",
+               "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mprefer-vector-width=512"],
+}
+
+
+def simd_levels():
+    wanted = os.environ.get("CYLOSS_SIMD_LEVELS")
+    is_x86 = platform.machine().lower() in ("x86_64", "amd64")
+    levels = dict(X86_LEVELS) if is_x86 else {"base": []}
+    if wanted:
+        levels = {k: v for k, v in levels.items() if k in wanted.split(",")}
+        levels.setdefault("base", [])
+    return levels
+
+
+def openmp_flags():
+    """Compile and link a tiny OpenMP program; return the flags that work."""
+    cc = sysconfig.get_config_var("CC") or "cc"
+    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<1;}\n"
+    with tempfile.TemporaryDirectory() as d:
+        c = Path(d) / "t.c"
+        c.write_text(src)
+        cmd = cc.split() + ["-fopenmp", str(c), "-o", str(Path(d) / "t")]
+        ok = subprocess.run(cmd, capture_output=True).returncode == 0
+    if ok:
+        return ["-fopenmp"], ["-fopenmp"]
+    if os.environ.get("CYLOSS_REQUIRE_OPENMP") == "1":
+        sys.exit("cyloss: the compiler cannot build OpenMP code and CYLOSS_REQUIRE_OPENMP=1")
+    print("cyloss: WARNING: no OpenMP; kernels will run on one thread", file=sys.stderr)
+    return ["-fopenmp-simd"], []
+
+
+def extensions():
+    omp_c, omp_l = openmp_flags()
+    common = dict(
+        include_dirs=[str(PYX), np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_link_args=omp_l,
+        depends=[str(p) for p in PYX.glob("*.p*d")] + [str(PYX / "_vec.h")],
+    )
+    exts = [Extension("cyloss._runtime", [str(PYX / "_runtime.pyx")],
+                      extra_compile_args=BASE_FLAGS + omp_c, **common)]
+    for level, flags in simd_levels().items():
+        for mod in KERNEL_MODULES:
+            # One source, one module per level: Cython names the module after
+            # the file, so each level gets its own copy of the .pyx.
+            dst = GEN / f"{mod}_{level}.pyx"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src_text = (PYX / f"{mod}.pyx").read_text()
+            if not dst.exists() or dst.read_text() != src_text:
+                dst.write_text(src_text)
+            exts.append(Extension(f"cyloss.{mod}_{level}", [str(dst)],
+                                  extra_compile_args=BASE_FLAGS + flags + omp_c,
+                                  **common))
+    return exts
+
+
+directives = {
+    "language_level": 3,
+    "boundscheck": os.environ.get("CYLOSS_DEBUG_CYTHON") == "1",
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+
+
+
+class ParallelBuildExt(build_ext):
+    """Compile the extension modules in parallel (one job per core)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+
+setup(
+    ext_modules=cythonize(extensions(), include_path=[str(PYX)],
+                          compiler_directives=directives, build_dir=str(GEN / "c")),
+    cmdclass={"build_ext": ParallelBuildExt},
+)

@@ -1,0 +1,114 @@
+"""Input checks shared by every public function. Everything here runs before
+any compiled code: dtype errors raise TypeError, shape errors ValueError
+naming both shapes, run-time value errors InvalidArgumentError."""
+import numpy as np
+
+from ._errors import InvalidArgumentError
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+LABEL_INTS = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def require(value, name):
+    if value is None:
+        raise ValueError(f"`{name}` must be provided (got None)")
+    return value
+
+
+def floating(x, name):
+    """`x` as an ndarray of float32 or float64 (the dtype it computes in)."""
+    a = np.asarray(require(x, name))
+    if a.dtype not in FLOATS:
+        raise TypeError(f"`{name}` must be float32 or float64, got {a.dtype}"
+                        + (" (float16/bfloat16 are not supported yet)"
+                           if a.dtype.kind == "f" or a.dtype.name == "bfloat16" else ""))
+    return a
+
+
+def same_dtype(x, name, like, like_name):
+    """`x` in `like`'s float dtype: arrays must already have it (TF does not
+    cast these), Python scalars and lists are converted to it."""
+    require(x, name)
+    if isinstance(x, np.ndarray) or hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
+        a = np.asarray(x)
+        if a.dtype != like.dtype:
+            raise TypeError(f"`{name}` has dtype {a.dtype} but `{like_name}` has dtype "
+                            f"{like.dtype}; they must match")
+        return a
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be numeric, got {a.dtype}")
+    return a.astype(like.dtype)
+
+
+def castable(x, name, dtype):
+    """`x` cast to `dtype` (for inputs TF casts silently, e.g. dense labels)."""
+    a = np.asarray(require(x, name))
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a real number array, got {a.dtype}")
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def int_labels(x, name):
+    a = np.asarray(require(x, name))
+    if a.dtype not in LABEL_INTS:
+        raise TypeError(f"`{name}` must be int32 or int64, got {a.dtype}")
+    return a
+
+
+def same_shape(a, a_name, b, b_name):
+    if a.shape != b.shape:
+        raise ValueError(f"`{a_name}` and `{b_name}` must have the same shape, "
+                         f"received ({a.shape} vs {b.shape}).")
+
+
+def check_label_range(labels, n_classes):
+    """Sparse labels must lie in [0, n_classes); report the first bad one."""
+    bad = (labels < 0) | (labels >= n_classes)
+    if labels.size and bad.any():
+        flat = int(np.argmax(bad.ravel()))
+        pos = np.unravel_index(flat, labels.shape)
+        value = labels.ravel()[flat]
+        shown = " ".join(str(v) for v in labels.ravel()[:64])
+        more = " ..." if labels.size > 64 else ""
+        raise InvalidArgumentError(
+            f"Received a label value of {value} which is outside the valid range of "
+            f"[0, {n_classes}) at position {tuple(int(p) for p in pos)}.  "
+            f"Label values: {shown}{more}")
+
+
+def normalize_axis(axis, rank, name="axis"):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int, got {axis!r}")
+    axis = int(axis)
+    if not -rank <= axis < rank:
+        raise InvalidArgumentError(f"`{name}` must be in the range [{-rank}, {rank}) where "
+                                   f"{rank} is the number of dimensions in the input. "
+                                   f"Received: {name}={axis}")
+    return axis % rank
+
+
+def rows(x, axis):
+    """x with `axis` moved last, as a C-contiguous [n_rows, n_classes] array
+    (a view when the layout allows), and the shape of the moved array."""
+    moved = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)
+    n_classes = moved.shape[-1]
+    two = np.ascontiguousarray(moved).reshape(-1, n_classes) if moved.size else \
+        np.empty((int(np.prod(moved.shape[:-1])), n_classes), x.dtype)
+    return two, moved.shape
+
+
+def unrows(two, moved_shape, axis, ndim):
+    """Inverse of rows(): [n_rows, n_classes] back to the caller's layout."""
+    out = two.reshape(moved_shape)
+    return out if axis == ndim - 1 else np.moveaxis(out, -1, axis)
+
+
+def reduce_to(g, shape):
+    """Sum a broadcast gradient back to the shape of the input it came from."""
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
