@@ -35,6 +35,7 @@ KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce"]
 # the user's whole process). -fno-trapping-math lets gcc vectorize the
 # branch-free selects in _vec.h.
 BASE_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off",
+              "--param=vect-max-version-for-alias-checks=64",
               "-fno-semantic-interposition"]
 X86_LEVELS = {
     "base": [],
@@ -116,8 +117,9 @@ class ParallelBuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 
-setup(
-    ext_modules=cythonize(extensions(), include_path=[str(PYX)],
-                          compiler_directives=directives, build_dir=str(GEN / "c")),
-    cmdclass={"build_ext": ParallelBuildExt},
-)
+if __name__ == "__main__":      # setuptools runs this file as __main__
+    setup(
+        ext_modules=cythonize(extensions(), include_path=[str(PYX)],
+                              compiler_directives=directives, build_dir=str(GEN / "c")),
+        cmdclass={"build_ext": ParallelBuildExt},
+    )

@@ -5,7 +5,6 @@ k_<loss> loops are prange over fixed blocks of elements, so gcc vectorizes the
 inner loop and the bits do not depend on the thread count."""
 from cython.parallel cimport prange
 from _types cimport real
-from libc.math cimport NAN
 from _math cimport exp_, log_, log1p_, relu_, fabs_
 
 cdef Py_ssize_t BLOCK = 4096
@@ -43,20 +42,25 @@ cdef inline real pt_weighted_xent(real z, real x, real pw, real *dx, real *dz,
 
 cdef inline real pt_log_poisson(real z, real c, bint full, real *dc,
                                 real *dz) noexcept nogil:
-    # value = exp(c) - c z  [+ z log z - z + 0.5 log(2 pi z) where z > 1 or z < 0]
-    # dc = exp(c) - z ;  dz = -c [+ log z + 0.5/z there]
-    # TF's masked Stirling branch still differentiates at z = 0: 0 * (-inf + inf)
-    # = NaN, so dz is NaN at z = 0 with the full loss (kept on purpose).
+    # value = exp(c) - c z  [+ st(z) where z > 1 or z < 0, else + 0]
+    #   st(z) = z log z - z + 0.5 log(2 pi z)        (Stirling's term)
+    # dc = exp(c) - z ;  dz = -c + (z > 1 or z < 0 ? st'(z) : 0 * st'(z))
+    #   st'(z) = log z + 0.5/z
+    # TF differentiates the masked branch too, so dz is NaN at z = 0
+    # (0 * (-inf + inf)) and NaN for z < 0; branch-free so the loop vectorizes.
     cdef real ec = exp_(c)
     cdef real v = ec - c * z
+    cdef real lz, st, dst
+    cdef bint big
     dc[0] = ec - z
     dz[0] = -c
     if full:
-        if z > 1 or z < 0:
-            v = v + ((z * log_(z) - z) + <real>0.5 * log_(<real>6.283185307179586 * z))
-            dz[0] = -c + (log_(z) + <real>0.5 / z)
-        elif z == 0:
-            dz[0] = <real>NAN
+        lz = log_(z)
+        st = (z * lz - z) + <real>0.5 * log_(<real>6.283185307179586 * z)
+        dst = lz + <real>0.5 / z
+        big = (z > 1) | (z < 0)
+        v = v + (st if big else <real>0)
+        dz[0] = -c + (dst if big else <real>0 * dst)
     return v
 
 
@@ -78,6 +82,7 @@ def k_sigmoid_xent(const real[::1] labels,     # IN
                 loss_out[k] = pt_sigmoid_xent(labels[k], logits[k], &dlogits_out[k])
         else:
             for k in range(lo, hi):
+                dummy = 0     # assigned here: private to the thread, so it vectorizes
                 loss_out[k] = pt_sigmoid_xent(labels[k], logits[k], &dummy)
 
 
@@ -105,6 +110,7 @@ def k_weighted_xent(const real[::1] labels,     # IN
                                                &dpw_out[k])
         else:
             for k in range(lo, hi):
+                d1 = d2 = d3 = 0    # private to the thread, so the loop vectorizes
                 loss_out[k] = pt_weighted_xent(labels[k], logits[k], pos_weight[k * pws],
                                                &d1, &d2, &d3)
 
@@ -130,4 +136,5 @@ def k_log_poisson(const real[::1] targets,     # IN
                                              &dlog_input_out[k], &dtargets_out[k])
         else:
             for k in range(lo, hi):
+                d1 = d2 = 0         # private to the thread, so the loop vectorizes
                 loss_out[k] = pt_log_poisson(targets[k], log_input[k], full, &d1, &d2)
