@@ -4,7 +4,7 @@ softmax cross-entropy with their local gradients. Rows are [n_rows, n_classes]
 C-contiguous; each prange iteration owns its row, so the bits do not depend on
 the thread count. Small class counts go through block_softmax, which gives the
 same bits with one flat vectorized exp per block of rows."""
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
 from _math cimport (exp_, rowmax, rowsum, rowdot, expsum, rowdiv, rowsub,
                     block_softmax, xent_row, sparse_xent_row, CYL_BLOCK_ROWS)
@@ -126,3 +126,147 @@ def k_xent(const real[:, ::1] logits,     # IN [n_rows, n_classes]
         loss_out[i] = xent_row(&logits[i, 0], lab0 + i * lab_step, n_classes,
                                &dlogits_out[i, 0] if gx else NULL,
                                &dlabels_out[i, 0] if gy else NULL)
+
+
+# ---------------------------------------------------------------------------
+# A class axis that is not last: the array is viewed as [outer, n_classes,
+# inner] (C-contiguous, the class stride is `inner`). Each task gathers a
+# tile of TILE columns into thread scratch as contiguous rows, runs the same
+# row code as above, and scatters the results back: no transposed copy of the
+# whole array, and bit-identical results to the last-axis kernels.
+
+cdef Py_ssize_t TILE = 16
+TILE_COLUMNS = TILE      # for the callers' scratch: [n_threads, k * TILE * n_classes]
+
+
+cdef check_scratch(real[:, ::1] scratch, Py_ssize_t k, Py_ssize_t n_classes, int n_threads):
+    if scratch.shape[0] < n_threads or scratch.shape[1] < k * TILE * n_classes:
+        raise ValueError("scratch too small for the tiled kernel")
+
+
+cdef inline void gather(const real *src, Py_ssize_t n_classes, Py_ssize_t inner,
+                        Py_ssize_t w, real *tile) noexcept nogil:
+    # tile[j, k] = src[k, j] for j < w
+    cdef Py_ssize_t j, k
+    for k in range(n_classes):
+        for j in range(w):
+            tile[j * n_classes + k] = src[k * inner + j]
+
+
+cdef inline void scatter(const real *tile, Py_ssize_t n_classes, Py_ssize_t inner,
+                         Py_ssize_t w, real *dst) noexcept nogil:
+    cdef Py_ssize_t j, k
+    for k in range(n_classes):
+        for j in range(w):
+            dst[k * inner + j] = tile[j * n_classes + k]
+
+
+def k_softmax_mid(const real[:, :, ::1] logits,   # IN [outer, n_classes, inner]
+                  real[:, :, ::1] out,            # OUT same layout
+                  real[:, ::1] scratch,           # [n_threads, 2 * TILE * n_classes]
+                  bint log_out,
+                  int n_threads):
+    cdef Py_ssize_t n_outer = logits.shape[0], n_classes = logits.shape[1]
+    cdef Py_ssize_t inner = logits.shape[2]
+    cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j
+    cdef real *a
+    cdef real *b
+    cdef real m, s
+    if n_outer == 0 or n_classes == 0 or inner == 0:
+        return
+    check_scratch(scratch, 2, n_classes, n_threads)
+    for t in prange(n_outer * per, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        a = &scratch[threadid(), 0]
+        b = a + TILE * n_classes
+        o = t // per
+        j0 = (t % per) * TILE
+        w = min(TILE, inner - j0)
+        gather(&logits[o, 0, j0], n_classes, inner, w, a)
+        for j in range(w):
+            m = rowmax(a + j * n_classes, n_classes)
+            if log_out:
+                s = expsum(a + j * n_classes, n_classes, m, <real*>NULL)
+                rowsub(a + j * n_classes, n_classes, m, b + j * n_classes)
+                rowsub(b + j * n_classes, n_classes, <real>log(s), b + j * n_classes)
+            else:
+                s = expsum(a + j * n_classes, n_classes, m, b + j * n_classes)
+                rowdiv(b + j * n_classes, n_classes, s, b + j * n_classes)
+        scatter(b, n_classes, inner, w, &out[o, 0, j0])
+
+
+def k_softmax_bwd_mid(const real[:, :, ::1] y,    # IN softmax or log_softmax
+                      const real[:, :, ::1] dy,   # IN
+                      real[:, :, ::1] dx_out,     # OUT
+                      real[:, ::1] scratch,       # [n_threads, 2 * TILE * n_classes]
+                      bint log_out,
+                      int n_threads):
+    cdef Py_ssize_t n_outer = y.shape[0], n_classes = y.shape[1], inner = y.shape[2]
+    cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j, k
+    cdef real *a
+    cdef real *g
+    cdef real tt
+    if n_outer == 0 or n_classes == 0 or inner == 0:
+        return
+    check_scratch(scratch, 2, n_classes, n_threads)
+    for t in prange(n_outer * per, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        a = &scratch[threadid(), 0]
+        g = a + TILE * n_classes
+        o = t // per
+        j0 = (t % per) * TILE
+        w = min(TILE, inner - j0)
+        gather(&y[o, 0, j0], n_classes, inner, w, a)
+        gather(&dy[o, 0, j0], n_classes, inner, w, g)
+        for j in range(w):
+            if log_out:
+                tt = rowsum(g + j * n_classes, n_classes)
+                for k in range(n_classes):
+                    g[j * n_classes + k] = g[j * n_classes + k] - tt * exp_(a[j * n_classes + k])
+            else:
+                tt = rowdot(g + j * n_classes, a + j * n_classes, n_classes)
+                for k in range(n_classes):
+                    g[j * n_classes + k] = (g[j * n_classes + k] - tt) * a[j * n_classes + k]
+        scatter(g, n_classes, inner, w, &dx_out[o, 0, j0])
+
+
+def k_xent_mid(const real[:, :, ::1] logits,     # IN [outer, n_classes, inner]
+               const real[:, :, ::1] labels,     # IN same shape
+               real[:, ::1] loss_out,            # OUT [outer, inner]
+               real[:, :, ::1] dlogits_out,      # OUT or None
+               real[:, :, ::1] dlabels_out,      # OUT or None
+               real[:, ::1] scratch,             # [n_threads, 4 * TILE * n_classes]
+               int n_threads):
+    cdef Py_ssize_t n_outer = logits.shape[0], n_classes = logits.shape[1]
+    cdef Py_ssize_t inner = logits.shape[2]
+    cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j
+    cdef bint gx = dlogits_out is not None, gy = dlabels_out is not None
+    cdef real *a
+    cdef real *b
+    cdef real *c
+    cdef real *d
+    if n_outer == 0 or inner == 0:
+        return
+    if n_classes == 0:
+        loss_out[:, :] = 0
+        return
+    check_scratch(scratch, 4, n_classes, n_threads)
+    for t in prange(n_outer * per, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        a = &scratch[threadid(), 0]
+        b = a + TILE * n_classes
+        c = b + TILE * n_classes
+        d = c + TILE * n_classes
+        o = t // per
+        j0 = (t % per) * TILE
+        w = min(TILE, inner - j0)
+        gather(&logits[o, 0, j0], n_classes, inner, w, a)
+        gather(&labels[o, 0, j0], n_classes, inner, w, b)
+        for j in range(w):
+            loss_out[o, j0 + j] = xent_row(a + j * n_classes, b + j * n_classes, n_classes,
+                                           c + j * n_classes if gx else NULL,
+                                           d + j * n_classes if gy else NULL)
+        if gx:
+            scatter(c, n_classes, inner, w, &dlogits_out[o, 0, j0])
+        if gy:
+            scatter(d, n_classes, inner, w, &dlabels_out[o, 0, j0])

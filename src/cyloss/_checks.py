@@ -98,6 +98,15 @@ def rows(x, axis):
     return two, moved.shape
 
 
+def mid(x, axis):
+    """x (made C-contiguous) viewed as [outer, n_classes, inner] around `axis`:
+    the layout the tiled kernels read without a transposed copy."""
+    x = np.ascontiguousarray(x)
+    outer = int(np.prod(x.shape[:axis]))
+    inner = int(np.prod(x.shape[axis + 1:]))
+    return x.reshape(outer, x.shape[axis], inner)
+
+
 def unrows(two, moved_shape, axis, ndim):
     """Inverse of rows(): [n_rows, n_classes] back to the caller's layout."""
     out = two.reshape(moved_shape)

@@ -24,26 +24,40 @@ def _axis_alias(axis, dim):
     return -1 if axis is None else axis
 
 
+def _mid_scratch(k, n_classes, n_threads, dtype):
+    return np.empty((n_threads, k * _kernels.K.softmax.TILE_COLUMNS * n_classes), dtype)
+
+
 def _softmax_impl(ctx, logits, axis, log_out):
     x = ck.floating(logits, "logits")
     if x.ndim == 0:
         raise InvalidArgumentError("logits must have >= 1 dimension, got shape []")
     ax = ck.normalize_axis(axis, x.ndim)
-    x2, moved = ck.rows(x, ax)
-    y2 = np.empty_like(x2)
-    scratch = np.empty((2, x2.shape[0]), x.dtype)
-    _kernels.K.softmax.k_softmax(x2, y2, scratch[0], scratch[1], log_out, for_work(x2.size))
-    value = ck.unrows(y2, moved, ax, x.ndim)
+    kern = _kernels.K.softmax
+    nt = for_work(x.size)
+    if ax == x.ndim - 1:
+        x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) if x.size else \
+            np.empty((int(np.prod(x.shape[:-1])), x.shape[-1]), x.dtype)
+        y2 = np.empty_like(x2)
+        scratch = np.empty((2, x2.shape[0]), x.dtype)
+        kern.k_softmax(x2, y2, scratch[0], scratch[1], log_out, nt)
+    else:
+        x2 = ck.mid(x, ax)
+        y2 = np.empty_like(x2)
+        kern.k_softmax_mid(x2, y2, _mid_scratch(2, x2.shape[1], nt, x.dtype), log_out, nt)
+    value = y2.reshape(x.shape)
     if not ctx.grad:
         return value, None
 
     def backward(dy):
-        if dy is None:
-            dy = np.ones_like(value)
-        dy2, _ = ck.rows(dy, ax)
+        dy2 = np.ones_like(y2) if dy is None else dy.reshape(y2.shape)
         dx2 = np.empty_like(y2)
-        _kernels.K.softmax.k_softmax_bwd(y2, dy2, dx2, log_out, for_work(y2.size))
-        return {"logits": ck.unrows(dx2, moved, ax, x.ndim)}
+        if ax == x.ndim - 1:
+            kern.k_softmax_bwd(y2, dy2, dx2, log_out, nt)
+        else:
+            kern.k_softmax_bwd_mid(y2, dy2, dx2, _mid_scratch(2, y2.shape[1], nt, x.dtype),
+                                   log_out, nt)
+        return {"logits": dx2.reshape(x.shape)}
     return value, backward
 
 
@@ -98,6 +112,8 @@ def softmax_cross_entropy_with_logits(ctx, labels, logits, axis=-1, name=None, d
         # TF moves a non-last axis with a Range op that accepts only -1 or [0, rank).
         raise InvalidArgumentError(f"axis must be -1 or in [0, {x.ndim}), got {axis}")
     ax = x.ndim - 1 if axis == -1 else int(axis)
+    if ax != x.ndim - 1 and y.shape == x.shape:
+        return _xent_mid(ctx, x, y, ax, labels_dtype)
     if ax != x.ndim - 1:
         if y.ndim <= ax:
             raise ValueError(f"labels of shape {y.shape} have no axis {ax} "
@@ -137,6 +153,34 @@ def softmax_cross_entropy_with_logits(ctx, labels, logits, axis=-1, name=None, d
             if ax != x.ndim - 1:
                 g = np.moveaxis(g, -1, ax)
             out["labels"] = g.astype(labels_dtype, copy=False)
+        return out
+    return value, backward
+
+
+def _xent_mid(ctx, x, y, ax, labels_dtype):
+    """Dense softmax xent over a non-last axis, labels of the logits' shape:
+    the tiled kernel reads both in place (no transposed copies)."""
+    x3, y3 = ck.mid(x, ax), ck.mid(y, ax)
+    nt = for_work(x.size)
+    loss = np.empty((x3.shape[0], x3.shape[2]), x.dtype)
+    gx = np.empty_like(x3) if ctx.wants("logits") else None
+    want_y = ctx.wants("labels") and labels_dtype.kind == "f"
+    gy = np.empty_like(x3) if want_y else None
+    _kernels.K.softmax.k_xent_mid(x3, y3, loss, gx, gy, _mid_scratch(4, x3.shape[1], nt, x.dtype),
+                                  nt)
+    value = loss.reshape(x.shape[:ax] + x.shape[ax + 1:])
+    if not ctx.grad:
+        return value, None
+
+    def backward(dy):
+        out = {}
+        for name, g in (("logits", gx), ("labels", gy)):
+            if g is not None:
+                if dy is not None:       # dy [outer, inner] scales every class
+                    g *= dy.reshape(x3.shape[0], 1, x3.shape[2])
+                out[name] = g.reshape(x.shape)
+        if "labels" in out:
+            out["labels"] = out["labels"].astype(labels_dtype, copy=False)
         return out
     return value, backward
 
