@@ -91,6 +91,8 @@ def extensions():
             src_text = (PYX / f"{mod}.pyx").read_text()
             if not dst.exists() or dst.read_text() != src_text:
                 dst.write_text(src_text)
+            stub = HERE / "src" / "cyloss" / f"{mod}_{level}.pyi"    # typing stub
+            stub.write_text((PYX / f"{mod}.pyi").read_text())
             exts.append(Extension(f"cyloss.{mod}_{level}", [str(dst)],
                                   extra_compile_args=BASE_FLAGS + flags + omp_c,
                                   **common))

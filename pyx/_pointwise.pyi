@@ -1,0 +1,15 @@
+# Stub of the elementwise kernel module (one per SIMD level). 1-D C-contiguous
+# float32 or float64 arrays of one dtype; None means "no gradients".
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float32] | NDArray[np.float64]
+
+def k_sigmoid_xent(labels: Floats, logits: Floats, loss_out: Floats,
+                   dlogits_out: Floats | None, n_threads: int) -> None: ...
+def k_weighted_xent(labels: Floats, logits: Floats, pos_weight: Floats, loss_out: Floats,
+                    dlogits_out: Floats | None, dlabels_out: Floats | None,
+                    dpw_out: Floats | None, n_threads: int) -> None: ...
+def k_log_poisson(targets: Floats, log_input: Floats, full: bool, loss_out: Floats,
+                  dlog_input_out: Floats | None, dtargets_out: Floats | None,
+                  n_threads: int) -> None: ...

@@ -1,0 +1,9 @@
+# Stub of the reduction kernel module (one per SIMD level).
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float32] | NDArray[np.float64]
+
+def k_sum(x: Floats, partials: Floats, squares: bool, n_threads: int) -> float: ...
+def k_scale_rows(g: Floats, dy: Floats, n_threads: int) -> None: ...
+def k_mul(g: Floats, dy: Floats, n_threads: int) -> None: ...
