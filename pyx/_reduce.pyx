@@ -3,7 +3,7 @@
 partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
-from _types cimport real
+from _types cimport real, label_t
 from _math cimport rowsum, rowsumsq
 
 cdef Py_ssize_t BLOCK = 4096
@@ -51,3 +51,16 @@ def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)
         hi = min(lo + BLOCK, n)
         for k in range(lo, hi):
             g[k] = g[k] * dy[k]
+
+
+def k_first_bad_label(const label_t[::1] labels,   # IN
+                      Py_ssize_t n_classes):
+    """Index of the first label outside [0, n_classes), or -1: the range check
+    that runs before any sparse kernel (cheaper than NumPy on small inputs)."""
+    cdef Py_ssize_t i, bad = -1, n = labels.shape[0]
+    with nogil:
+        for i in range(n):
+            if labels[i] < 0 or labels[i] >= n_classes:
+                bad = i
+                break
+    return bad

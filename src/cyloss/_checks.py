@@ -63,10 +63,11 @@ def same_shape(a, a_name, b, b_name):
 
 
 def check_label_range(labels, n_classes):
-    """Sparse labels must lie in [0, n_classes); report the first bad one."""
-    bad = (labels < 0) | (labels >= n_classes)
-    if labels.size and bad.any():
-        flat = int(np.argmax(bad.ravel()))
+    """Sparse labels must lie in [0, n_classes); report the first bad one.
+    `labels` is C-contiguous int32/int64 (any shape)."""
+    from . import _kernels
+    flat = _kernels.K.reduce.k_first_bad_label(labels.reshape(-1), n_classes)
+    if flat >= 0:
         pos = np.unravel_index(flat, labels.shape)
         value = labels.ravel()[flat]
         shown = " ".join(str(v) for v in labels.ravel()[:64])

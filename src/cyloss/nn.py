@@ -205,9 +205,9 @@ def sparse_softmax_cross_entropy_with_logits(ctx, labels, logits, name=None):
     if n_classes == 0:
         raise InvalidArgumentError(f"Must have at least one class, but got logits shape "
                                    f"{list(x.shape)}")
-    ck.check_label_range(lab, n_classes)
-    x2 = np.ascontiguousarray(x).reshape(-1, n_classes)
     lab1 = np.ascontiguousarray(lab).reshape(-1)
+    ck.check_label_range(lab1.reshape(lab.shape), n_classes)
+    x2 = np.ascontiguousarray(x).reshape(-1, n_classes)
     loss = np.empty(x2.shape[0], x.dtype)
     gx = np.empty_like(x2) if ctx.wants("logits") else None
     scratch = np.empty((2, x2.shape[0]), x.dtype)
