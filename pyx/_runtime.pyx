@@ -33,11 +33,17 @@ cdef extern from *:
     static int cyl_has_avx512(void) { return 0; }
     #endif
     """
+    const char *CYL_COMPILER "__VERSION__"
     int cyl_omp_version() nogil
     int cyl_omp_max_threads() nogil
     int cyl_omp_num_procs() nogil
     int cyl_has_avx2() nogil
     int cyl_has_avx512() nogil
+
+
+def compiler():
+    """Version string of the C compiler that built the kernels."""
+    return CYL_COMPILER.decode()
 
 
 def openmp_version():

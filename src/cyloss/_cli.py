@@ -29,6 +29,7 @@ def info(_args=None):
         ("cyloss", f"{cyloss.__version__} ({os.path.dirname(cyloss.__file__)})"),
         ("python", sys.version.split()[0]),
         ("numpy", np.__version__),
+        ("built with", _runtime.compiler()),
         ("simd level", f"{_kernels.level()} (cpu supports {', '.join(_runtime.cpu_simd_levels())};"
                        f" built {', '.join(_kernels.built_levels())};"
                        f" CYLOSS_SIMD={os.environ.get('CYLOSS_SIMD', '') or 'unset'})"),
