@@ -475,7 +475,9 @@ def with_layout(a, layout):
     """A new array with a's values (and dtype) in the given memory layout."""
     a = np.asarray(a)
     full = (slice(None),) * a.ndim
-    if layout == "C":
+    if a.ndim == 0 and layout in ("strided", "negative", "fortran"):
+        out = np.array(a)                  # a 0-d array has no strides to vary
+    elif layout == "C":
         out = np.array(a, order="C")
     elif layout == "strided":
         big = np.zeros(tuple(2 * s + 1 for s in a.shape), a.dtype)

@@ -8,7 +8,8 @@ from numpy.testing import assert_array_equal
 import cyloss
 from cyloss import nn
 
-from _cases import SPECS, assert_close, assert_same_bits, eps, simplex_labels
+from _cases import LAYOUTS, SPECS, assert_close, assert_same_bits, eps, simplex_labels, \
+    with_layout
 from _fd import central_diff_4, fd_tolerance, on_grid
 
 
@@ -141,6 +142,49 @@ def test_vjp_contract(spec, dtype, rng):
         assert_same_bits(single, none[name], f"value_and_grad(wrt={name!r})")
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_dy_in_any_layout(spec, rng):
+    arrays, kw = spec.make(rng)
+    args = spec.cast(arrays, np.float64)
+    value, bwd = spec.vjp(args, kw)
+    dy = rng.normal(size=np.shape(value))
+    want = bwd(dy)
+    for layout in LAYOUTS:
+        got = bwd(with_layout(dy, layout))
+        for name in want:
+            assert_same_bits(got[name], want[name], f"{spec} d{name}, dy {layout}")
+    # a float32 dy for float64 values is cast up (exactly): same bits
+    dy32 = dy.astype(np.float32)
+    got = bwd(dy32)
+    want = bwd(dy32.astype(np.float64))
+    for name in want:
+        assert_same_bits(got[name], want[name], f"{spec} d{name}, float32 dy")
+
+
+def test_writing_to_the_returned_value_does_not_change_gradients(rng):
+    # TF tensors are immutable; a NumPy value is the caller's to modify
+    # (p, bwd = vjp(softmax, x); p[mask] = 0 is ordinary NumPy). Either the value
+    # is read-only, or backward() must not depend on it. One test over every
+    # spec, listing all that fail.
+    failures = []
+    for spec in SPECS:
+        arrays, kw = spec.make(rng)
+        args = spec.cast(arrays, np.float64)
+        value, bwd = spec.vjp(args, kw)
+        dy = rng.normal(size=np.shape(value))
+        _, fresh = spec.vjp(args, kw)
+        want = fresh(dy)
+        try:
+            value[...] = 0.25
+        except ValueError:                       # read-only value: fine
+            continue
+        got = bwd(dy)
+        for name in want:
+            if not np.array_equal(got[name], want[name]):
+                failures.append(f"{spec} d{name}")
+    assert not failures, "gradient changed after writing to the value: " + ", ".join(failures)
+
+
 def test_value_and_grad_default_wrt_is_logits(rng):
     x = rng.normal(size=(3, 4))
     y = rng.dirichlet(np.ones(4), size=3)
@@ -175,27 +219,30 @@ def test_dense_labels_gradient_keeps_the_labels_dtype(rng):
     assert_array_equal(g["labels"], (-nn.log_softmax(x)).astype(np.float32))
 
 
-@pytest.mark.parametrize("labels_shape", [(1, 4), (4,), (5, 1), (1, 1), ()])
+@pytest.mark.parametrize("labels_shape", [(1, 4), (4,), (1, 1, 4), (5, 1), (1, 1), ()])
 def test_broadcast_labels_gradient_is_reduced(dtype, rng, labels_shape):
+    # TF flattens labels to [M, K] and broadcasts M in {1, N}, K in {1, C}
     x = (rng.normal(size=(5, 4)) * 2).astype(dtype)
     y = rng.uniform(0, 1, size=labels_shape).astype(dtype)
     dy = rng.normal(size=5).astype(dtype)
     value, bwd = cyloss.vjp(nn.softmax_cross_entropy_with_logits, y, x)
     g = bwd(dy)
-    full = np.broadcast_to(y, x.shape).astype(dtype)
+    k = labels_shape[-1] if labels_shape else 1
+    full = np.broadcast_to(y.reshape(-1, k), x.shape).astype(dtype)
     v_full, bwd_full = cyloss.vjp(nn.softmax_cross_entropy_with_logits, full, x)
     assert_same_bits(value, v_full, "value with broadcast labels")
     gf = bwd_full(dy)
     assert_same_bits(g["logits"], gf["logits"], "dlogits")
     assert g["labels"].shape == labels_shape and g["labels"].dtype == dtype
-    # the broadcast gradient is the sum over the copies: summation order may
+    # the broadcast gradient is the sum over the copies; the summation order may
     # differ, so a few ulp of sum |dy (L - s)|
-    lead = len(x.shape) - len(labels_shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(labels_shape)
-                                      if s == 1)
-    want = gf["labels"].astype(np.float64).sum(axis=axes).reshape(labels_shape)
-    scale = np.abs(gf["labels"].astype(np.float64)).sum(axis=axes).reshape(labels_shape)
-    assert_close(g["labels"], want, scale, 8, dtype, "reduced dlabels")
+    want, scale = gf["labels"].astype(np.float64), np.abs(gf["labels"].astype(np.float64))
+    if y.size // k == 1:
+        want, scale = want.sum(axis=0, keepdims=True), scale.sum(axis=0, keepdims=True)
+    if k == 1:
+        want, scale = want.sum(axis=1, keepdims=True), scale.sum(axis=1, keepdims=True)
+    assert_close(g["labels"], want.reshape(labels_shape), scale.reshape(labels_shape), 8,
+                 dtype, "reduced dlabels")
 
 
 @pytest.mark.parametrize("pw_shape", [(), (1,), (6,), (1, 6), (4, 1), (1, 1)])

@@ -9,7 +9,8 @@ from numpy.testing import assert_array_equal
 import cyloss
 from cyloss import nn
 
-from _cases import SPECS, assert_close, assert_same_bits, eps, ref_weighted_xent
+from _cases import SPECS, assert_close, assert_same_bits, eps, ref_sigmoid_xent, \
+    ref_weighted_xent
 
 # The hand examples are TF float32 outputs printed to 7 (sometimes 8)
 # significant digits: printing rounds by <= 5e-7 relative (~4.2 eps32), and
@@ -177,6 +178,17 @@ def test_weighted_xent_with_pos_weight_one_is_sigmoid_xent(dtype, rng):
     assert_close(gw["logits"], gs["logits"].astype(np.float64), 2, 8, dtype, "dlogits")
     # dz: -x + (pw - 1) c = -x exactly when pw = 1
     assert_array_equal(gw["labels"], gs["labels"])
+
+
+def test_labels_outside_the_unit_interval_are_used_as_is(dtype, rng):
+    # TF does not check sigmoid / weighted labels: the formula is applied as is
+    x = (rng.normal(size=12) * 3).astype(dtype)
+    z = np.array([-1, 2, 5, -0.5] * 3, dtype)
+    for fn, args, ref in (
+            (nn.sigmoid_cross_entropy_with_logits, (z, x), ref_sigmoid_xent(z, x)),
+            (nn.weighted_cross_entropy_with_logits, (z, x, 1.5),
+             ref_weighted_xent(z, x, dtype(1.5)))):
+        assert_close(fn(*args), ref["value"], ref["scale"], 8, dtype, fn.__name__)
 
 
 def test_weighted_xent_is_affine_in_pos_weight(dtype, rng):
@@ -517,6 +529,27 @@ def test_rank_four(dtype, rng):
     assert_same_bits(nn.weighted_cross_entropy_with_logits(z, x, np.full(5, 2, dtype)),
                      nn.weighted_cross_entropy_with_logits(z, x, 2.0), "weighted")
     assert_same_bits(nn.l2_loss(x), nn.l2_loss(x.reshape(-1)), "l2")
+
+
+def test_array_likes_are_accepted(dtype):
+    # anything np.asarray takes: buffer-protocol objects and __array__ objects
+    class Wrapped:
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+    x = np.array([[1, 2, 3], [1, -1, 0.5]], dtype)
+    lab = np.array([1, 2], np.int32)
+    want = nn.sparse_softmax_cross_entropy_with_logits(lab, x)
+    for xx in (memoryview(x), Wrapped(x)):
+        assert_same_bits(nn.sparse_softmax_cross_entropy_with_logits(memoryview(lab), xx),
+                         want, type(xx).__name__)
+        assert_same_bits(nn.softmax(xx), nn.softmax(x), type(xx).__name__)
+    z = np.full_like(x, 0.5)
+    assert_same_bits(nn.sigmoid_cross_entropy_with_logits(Wrapped(z), Wrapped(x)),
+                     nn.sigmoid_cross_entropy_with_logits(z, x), "sigmoid")
 
 
 def test_python_lists_are_accepted():

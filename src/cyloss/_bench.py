@@ -584,6 +584,7 @@ def copy_bandwidth(threads, repeat=9, nbytes=COPY_BYTES):
     src = np.ones(nbytes // 8)
     dst = np.zeros_like(src)
     out = {"bytes": nbytes}
+    meter = BusyMeter()
 
     def one(n):
         chunks = np.array_split(np.arange(src.size), n)
@@ -608,7 +609,8 @@ def copy_bandwidth(threads, repeat=9, nbytes=COPY_BYTES):
     out["1 thread"] = one(1)
     if threads > 1:
         out[f"{threads} threads"] = one(threads)
-    out["limit"] = max(v[0] for k, v in out.items() if k != "bytes")
+    out["bg_cores"] = meter.cores()
+    out["limit"] = max(v[0] for k, v in out.items() if isinstance(v, tuple))
     return out
 
 
@@ -760,6 +762,21 @@ def run(args):
                 gc.collect()
         case.data = None
         gc.collect()
+    if not args.quick:                 # again at the end: the limit is the better of the two
+        _progress("measuring copy bandwidth again ...", args.quiet)
+        if args.wait_quiet > 0:
+            wait_quiet(args.wait_quiet, args.noise, args.quiet)
+        bw2 = copy_bandwidth(threads)
+        bw["runs"] = [{k: v for k, v in b.items() if k != "runs"} for b in (dict(bw), bw2)]
+        for k, v in bw2.items():
+            if isinstance(v, tuple) and v[0] > bw[k][0]:
+                bw[k] = v
+        if bw2["limit"] > bw["limit"]:
+            bw["limit"] = bw2["limit"]
+            meta["copy_limit_gbps"] = bw["limit"] / 1e9
+            for r in results:
+                if "bytes" in r and "median_s" in r:
+                    r["bw_fraction"] = r["bytes"] / r["median_s"] / bw["limit"]
     _add_ratios(results)
     tol = 1e-4                     # float32 rounding of different but sound formulas
     for r in results:
@@ -818,7 +835,7 @@ def _meta(args, peers, threads, bw):
         "python": sys.version.split()[0],
         "simd": _kernels.level(), "CYLOSS_SIMD": os.environ.get("CYLOSS_SIMD", ""),
         "threads": threads,
-        "versions": {name: p.version() for name, p in peers.items()},
+        "versions": {name: p.version() for name, p in peers.items() if name != "numpy"},
         "numpy": np.__version__,
         "repeat": args.repeat, "sample_ms": args.sample_ms, "warmup_ms": args.warmup_ms,
         "seed": args.seed, "quick": args.quick, "noise": args.noise,
@@ -911,7 +928,8 @@ def _table_rows(res):
             cy = cells.get("cyloss", {})
             if "median_s" in cy:
                 c0 = f"{_fmt_time(cy['median_s'])} ({_fmt_time(cy['min_s'])}){_mark(cy, res)}"
-                c1 = f"{cy['gbps']:.1f} ({cy['bw_fraction'] * 100:.0f}%)"
+                c1 = f"{cy['gbps']:.1f} ({cy['bw_fraction'] * 100:.0f}%)" \
+                    if cy["bytes"] >= 1 << 20 else "-"
             else:
                 c0, c1 = cy.get("error", "-"), "-"
             row = [case, op, c0, c1]
@@ -926,6 +944,10 @@ def _table_rows(res):
                                 if "ratio" in r else _fmt_time(r["median_s"])) + _mark(r, res))
             rows.append(row)
     return header, rows
+
+
+def args_quick(meta):
+    return meta.get("quick", False)
 
 
 def _mark(r, res):
@@ -943,7 +965,12 @@ def _meta_lines(res):
              f"{m['warmup_ms']} ms warm-up; ratio = peer median / cyloss median",
              "copy bandwidth (np.copyto, 256 MB, read+write): " + ", ".join(
                  f"{k} {v[0] / 1e9:.1f} GB/s" for k, v in bw.items()
-                 if k not in ("bytes", "limit")) + f"; limit line {bw['limit'] / 1e9:.1f} GB/s"]
+                 if isinstance(v, tuple)) + f"; limit line {bw['limit'] / 1e9:.1f} GB/s"
+             + ("" if args_quick(m) else " (best of a measurement before and after the run)")]
+    if m.get("background_cores_median") is not None:
+        lines.append(f"background load (other processes) during measurements: median "
+                     f"{m['background_cores_median']:.2f} cores, max "
+                     f"{m['background_cores_max']:.2f}")
     return lines
 
 

@@ -15,9 +15,14 @@ def require(value, name):
     return value
 
 
+def native(a):
+    """`a` in native byte order (a copy only for byte-swapped input)."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
 def floating(x, name):
     """`x` as an ndarray of float32 or float64 (the dtype it computes in)."""
-    a = np.asarray(require(x, name))
+    a = native(np.asarray(require(x, name)))
     if a.dtype not in FLOATS:
         raise TypeError(f"`{name}` must be float32 or float64, got {a.dtype}"
                         + (" (float16/bfloat16 are not supported yet)"
@@ -29,8 +34,8 @@ def same_dtype(x, name, like, like_name):
     """`x` in `like`'s float dtype: arrays must already have it (TF does not
     cast these), Python scalars and lists are converted to it."""
     require(x, name)
-    if isinstance(x, np.ndarray) or hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
-        a = np.asarray(x)
+    if not isinstance(x, (list, tuple, np.generic, int, float)):
+        a = native(np.asarray(x))
         if a.dtype != like.dtype:
             raise TypeError(f"`{name}` has dtype {a.dtype} but `{like_name}` has dtype "
                             f"{like.dtype}; they must match")
@@ -43,14 +48,14 @@ def same_dtype(x, name, like, like_name):
 
 def castable(x, name, dtype):
     """`x` cast to `dtype` (for inputs TF casts silently, e.g. dense labels)."""
-    a = np.asarray(require(x, name))
+    a = native(np.asarray(require(x, name)))
     if a.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a real number array, got {a.dtype}")
     return a if a.dtype == dtype else a.astype(dtype)
 
 
 def int_labels(x, name):
-    a = np.asarray(require(x, name))
+    a = native(np.asarray(require(x, name)))
     if a.dtype not in LABEL_INTS:
         raise TypeError(f"`{name}` must be int32 or int64, got {a.dtype}")
     return a

@@ -48,6 +48,7 @@ def _softmax_impl(ctx, logits, axis, log_out):
     value = y2.reshape(x.shape)
     if not ctx.grad:
         return value, None
+    y2 = y2.copy()        # backward reads its own copy: the caller may write to value
 
     def backward(dy):
         dy2 = np.ones_like(y2) if dy is None else dy.reshape(y2.shape)
@@ -256,8 +257,8 @@ def sigmoid_cross_entropy_with_logits(ctx, labels=None, logits=None, name=None):
 
 
 @differentiable("labels", "logits", "pos_weight")
-def weighted_cross_entropy_with_logits(ctx, labels, logits, pos_weight, name=None,
-                                       targets=None):
+def weighted_cross_entropy_with_logits(ctx, labels=None, logits=None, pos_weight=None,
+                                       name=None, targets=None):
     """Logistic loss with positives weighted by `pos_weight` (broadcast to the
     logits' shape): (1 - z) x + (1 + (pos_weight - 1) z) log(1 + exp(-x)),
     in TF's overflow-free form. TF 1's `targets` is accepted for `labels`."""
@@ -266,7 +267,7 @@ def weighted_cross_entropy_with_logits(ctx, labels, logits, pos_weight, name=Non
             raise ValueError("Cannot specify both 'labels' and 'targets'.")
         labels = targets
     z, x = _same_shape_pair(labels, logits)
-    pw = ck.same_dtype(pos_weight, "pos_weight", x, "logits")
+    pw = ck.same_dtype(ck.require(pos_weight, "pos_weight"), "pos_weight", x, "logits")
     try:
         bshape = np.broadcast_shapes(pw.shape, x.shape)
     except ValueError:
