@@ -13,6 +13,36 @@ from libc.math cimport log
 cdef Py_ssize_t SMALL_C = 16    # below this, class rows are handled in blocks
 
 
+cdef inline void softmax_row(const real *x, Py_ssize_t n, real *out,
+                             bint log_out) noexcept nogil:
+    # softmax = exp(x - m) / sum ; log_softmax = (x - m) - log(sum)
+    cdef real m = rowmax(x, n)
+    cdef real s
+    if log_out:
+        s = expsum(x, n, m, <real*>NULL)
+        rowsub(x, n, m, out)
+        rowsub(out, n, <real>log(s), out)
+    else:
+        s = expsum(x, n, m, out)
+        rowdiv(out, n, s, out)
+
+
+cdef inline void softmax_bwd_row(const real *y, const real *dy, Py_ssize_t n,
+                                 real *dx, bint log_out) noexcept nogil:
+    # softmax:      dx = (dy - sum(dy*y)) * y
+    # log_softmax:  dx = dy - sum(dy) * exp(y)
+    cdef Py_ssize_t k
+    cdef real t
+    if log_out:
+        t = rowsum(dy, n)
+        for k in range(n):
+            dx[k] = dy[k] - t * exp_(y[k])
+    else:
+        t = rowdot(dy, y, n)
+        for k in range(n):
+            dx[k] = (dy[k] - t) * y[k]
+
+
 def k_softmax(const real[:, ::1] logits,     # IN
               real[:, ::1] out,              # OUT softmax, or log_softmax if log_out
               real[::1] m_scratch,           # scratch [n_rows]
@@ -21,7 +51,7 @@ def k_softmax(const real[:, ::1] logits,     # IN
               int n_threads):
     cdef Py_ssize_t n_rows = logits.shape[0], n_classes = logits.shape[1]
     cdef Py_ssize_t i, k, b, i0, r, n_blocks
-    cdef real m, s, L
+    cdef real L
     if n_rows == 0 or n_classes == 0:
         return
     if n_classes < SMALL_C:
@@ -40,14 +70,7 @@ def k_softmax(const real[:, ::1] logits,     # IN
         return
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        m = rowmax(&logits[i, 0], n_classes)
-        if log_out:
-            s = expsum(&logits[i, 0], n_classes, m, <real*>NULL)
-            rowsub(&logits[i, 0], n_classes, m, &out[i, 0])
-            rowsub(&out[i, 0], n_classes, <real>log(s), &out[i, 0])
-        else:
-            s = expsum(&logits[i, 0], n_classes, m, &out[i, 0])
-            rowdiv(&out[i, 0], n_classes, s, &out[i, 0])
+        softmax_row(&logits[i, 0], n_classes, &out[i, 0], log_out)
 
 
 def k_softmax_bwd(const real[:, ::1] y,     # IN softmax, or log_softmax if log_out
@@ -55,23 +78,12 @@ def k_softmax_bwd(const real[:, ::1] y,     # IN softmax, or log_softmax if log_
                   real[:, ::1] dx_out,      # OUT
                   bint log_out,
                   int n_threads):
-    # softmax:      dx = (dy - sum(dy*y)) * y
-    # log_softmax:  dx = dy - sum(dy) * exp(y)
-    cdef Py_ssize_t n_rows = y.shape[0], n_classes = y.shape[1]
-    cdef Py_ssize_t i, k
-    cdef real t
+    cdef Py_ssize_t n_rows = y.shape[0], n_classes = y.shape[1], i
     if n_classes == 0:
         return
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        if log_out:
-            t = rowsum(&dy[i, 0], n_classes)
-            for k in range(n_classes):
-                dx_out[i, k] = dy[i, k] - t * exp_(y[i, k])
-        else:
-            t = rowdot(&dy[i, 0], &y[i, 0], n_classes)
-            for k in range(n_classes):
-                dx_out[i, k] = (dy[i, k] - t) * y[i, k]
+        softmax_bwd_row(&y[i, 0], &dy[i, 0], n_classes, &dx_out[i, 0], log_out)
 
 
 def k_sparse_xent(const real[:, ::1] logits,     # IN
@@ -171,7 +183,6 @@ def k_softmax_mid(const real[:, :, ::1] logits,   # IN [outer, n_classes, inner]
     cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j
     cdef real *a
     cdef real *b
-    cdef real m, s
     if n_outer == 0 or n_classes == 0 or inner == 0:
         return
     check_scratch(scratch, 2, n_classes, n_threads)
@@ -184,14 +195,7 @@ def k_softmax_mid(const real[:, :, ::1] logits,   # IN [outer, n_classes, inner]
         w = min(TILE, inner - j0)
         gather(&logits[o, 0, j0], n_classes, inner, w, a)
         for j in range(w):
-            m = rowmax(a + j * n_classes, n_classes)
-            if log_out:
-                s = expsum(a + j * n_classes, n_classes, m, <real*>NULL)
-                rowsub(a + j * n_classes, n_classes, m, b + j * n_classes)
-                rowsub(b + j * n_classes, n_classes, <real>log(s), b + j * n_classes)
-            else:
-                s = expsum(a + j * n_classes, n_classes, m, b + j * n_classes)
-                rowdiv(b + j * n_classes, n_classes, s, b + j * n_classes)
+            softmax_row(a + j * n_classes, n_classes, b + j * n_classes, log_out)
         scatter(b, n_classes, inner, w, &out[o, 0, j0])
 
 
@@ -202,10 +206,9 @@ def k_softmax_bwd_mid(const real[:, :, ::1] y,    # IN softmax or log_softmax
                       bint log_out,
                       int n_threads):
     cdef Py_ssize_t n_outer = y.shape[0], n_classes = y.shape[1], inner = y.shape[2]
-    cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j, k
+    cdef Py_ssize_t per = (inner + TILE - 1) // TILE, t, o, j0, w, j
     cdef real *a
     cdef real *g
-    cdef real tt
     if n_outer == 0 or n_classes == 0 or inner == 0:
         return
     check_scratch(scratch, 2, n_classes, n_threads)
@@ -219,14 +222,8 @@ def k_softmax_bwd_mid(const real[:, :, ::1] y,    # IN softmax or log_softmax
         gather(&y[o, 0, j0], n_classes, inner, w, a)
         gather(&dy[o, 0, j0], n_classes, inner, w, g)
         for j in range(w):
-            if log_out:
-                tt = rowsum(g + j * n_classes, n_classes)
-                for k in range(n_classes):
-                    g[j * n_classes + k] = g[j * n_classes + k] - tt * exp_(a[j * n_classes + k])
-            else:
-                tt = rowdot(g + j * n_classes, a + j * n_classes, n_classes)
-                for k in range(n_classes):
-                    g[j * n_classes + k] = (g[j * n_classes + k] - tt) * a[j * n_classes + k]
+            softmax_bwd_row(a + j * n_classes, g + j * n_classes, n_classes,
+                            g + j * n_classes, log_out)
         scatter(g, n_classes, inner, w, &dx_out[o, 0, j0])
 
 
