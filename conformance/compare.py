@@ -59,9 +59,10 @@ def _jsonable(v):
 
 def compare(output, got, expected, scale, tol, dtype=None):
     """Compare cyloss' `got` with TensorFlow's `expected` (NumPy arrays).
-    `dtype`: the precision the function computes in (eps and tiny come from it;
-    default the expected dtype). A float64 gradient of float64 labels fed to
-    float32 logits is computed in float32, for instance."""
+    `dtype`: the precision the function computes in (default: the expected
+    dtype); eps and tiny come from the coarser of it and the output's dtype. A
+    float64 gradient of float64 labels fed to float32 logits is computed in
+    float32, for instance."""
     got = np.asarray(got)
     expected = np.asarray(expected)
     c = Comparison(output, ok=True, tol=tol)
@@ -95,12 +96,18 @@ def compare(output, got, expected, scale, tol, dtype=None):
     fin = np.isfinite(g) & np.isfinite(e)
     if not fin.any():
         return c
+    # eps of the coarser of the compute dtype and the output dtype (float32
+    # labels on float64 logits: a float64 gradient rounded to float32)
     dt = np.dtype(dtype or expected.dtype)
+    if expected.dtype.kind == "f" and np.finfo(expected.dtype).eps > np.finfo(dt).eps:
+        dt = expected.dtype
     floor = np.finfo(dt).tiny / eps(dt)
     s = np.broadcast_to(np.asarray(scale, np.float64), e.shape)
-    s = np.where(np.isfinite(s), np.maximum(s, floor), floor)   # no usable scale: strict
+    # NaN scale (no usable magnitude): strict; +inf (terms overflow float64): no bound
+    s = np.where(np.isnan(s), floor, np.maximum(s, floor))
     units = np.zeros(e.shape)
-    units[fin] = np.abs(g[fin] - e[fin]) / (eps(dt) * s[fin])
+    with np.errstate(over="ignore"):
+        units[fin] = np.abs(g[fin] - e[fin]) / (eps(dt) * s[fin])
     flat = int(np.argmax(units.ravel()))
     c.units = float(units.ravel()[flat])
     _set_worst(c, flat, got, expected)

@@ -17,8 +17,14 @@ Tolerances are k * eps(dtype) * scale, where scale is the magnitude of the
 terms an element is computed from (so cancellation is judged against the size
 of what cancelled), and `acc(n)` models the rounding of an n-term sum whose
 order differs between TF (Eigen's packet reduction) and cyloss (16 lanes + a
-fixed tree): sqrt(n) units. TF's float32 exp/log/log1p are Eigen's vectorized
-approximations (TF_SEMANTICS.md §0.2): a few ulp, never bitwise.
+fixed tree): log2(n + 1) units. TF's float32 exp/log/log1p are Eigen's vectorized
+approximations (TF_SEMANTICS.md sec. 0.2): a few ulp, never bitwise.
+
+Calibration (quick and full runs, ~100k cases, every SIMD level): the worst
+error seen is below 5 units for every output, so k = 8 leaves headroom
+without hiding real defects (a wrong formula or a lost term shows up as
+hundreds of units or as a NaN/inf mismatch). Outputs that are one rounding
+in both implementations (-x*dy, t*dy) use k = 1.
 """
 from dataclasses import dataclass, field
 import warnings
@@ -126,8 +132,10 @@ def f64(*a):
 # --------------------------------------------------------- scale helpers --
 
 def acc(n):
-    """Rounding growth of an n-term sum computed in a different order: sqrt(n)."""
-    return np.sqrt(np.maximum(n, 1))
+    """Rounding growth of an n-term sum computed in a different order. Both
+    sides sum in vector lanes joined by a tree; the observed error grows like
+    log2(n) (worst seen: ~1 eps of the summed magnitude at n = 5000)."""
+    return np.log2(np.maximum(n, 1) + 1)
 
 
 def _axis_of(case, rank, default=-1):
@@ -222,7 +230,7 @@ LOG_SOFTMAX_TOL = {
 def _softmax_examples(name):
     v1 = f32([1, 2, 3])
     return [
-        ex("TF_SEMANTICS §1.1 [1,2,3]", {"logits": v1}),
+        ex("TF_SEMANTICS sec. 1.1 [1,2,3]", {"logits": v1}),
         ex("rank 2 float64, axis=0", {"logits": f64([[1, 2, 3], [4, -5, 0.5]])}, {"axis": 0}),
         ex("axis=None explicit", {"logits": f32([[1, 2, 3], [4, -5, 0.5]])}, {"axis": None}),
         ex("dim=-2 alias", {"logits": f32([[1, 2, 3], [4, -5, 0.5]])}, {"dim": -2}),
@@ -294,7 +302,9 @@ def _tf_xent_broadcast_labels(tf, a, o):
     m, k = _flat_label_shape(tuple(int(d) for d in labels.shape))
     y = tf.broadcast_to(tf.reshape(labels, [m, k]), [n, c])
     y = tf.reshape(y, logits.shape)
-    return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits, **o)
+    axis = o.get("dim", o.get("axis", -1))          # the v1 alias means the same axis
+    return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits,
+                                                   axis=-1 if axis is None else axis)
 
 
 def _xent_moved(case):
@@ -320,7 +330,9 @@ def scale_softmax_xent(case, ref, dy):
     y = np.abs(fin(y))
     d = np.abs(np.asarray(dy, np.float64))[..., None]
     term = np.abs(L) + np.abs(s) + 1
-    out = {"value": np.sum(y * (term + a), axis=-1),
+    # value: each term carries eps*(|L| + |s|) and L's error (acc(C)); the C-term
+    # sum itself adds acc(C) * eps * sum |terms|
+    out = {"value": np.sum(y * (term + a), axis=-1) * (1 + a),
            "logits": d * (p * (1 + np.abs(s) + a) + y),
            "labels": d * (term + a)}
     if ax != x.ndim - 1:
@@ -329,7 +341,7 @@ def scale_softmax_xent(case, ref, dy):
     lab_shape = np.shape(case.args["labels"])
     if out["labels"].shape != lab_shape:        # broadcast labels: summed gradient
         m, k = _flat_label_shape(lab_shape)
-        g = out["labels"].reshape(-1, c)
+        g = out["labels"].reshape(int(np.prod(x.shape[:-1])), c)
         g = g.sum(axis=0, keepdims=True) * (1 + acc(g.shape[0])) if m == 1 else g
         g = g.sum(axis=1, keepdims=True) * (1 + acc(c)) if k == 1 and c != 1 else g
         out["labels"] = g.reshape(lab_shape)
@@ -363,7 +375,7 @@ _add(Entry(
     notes="v2 semantics (labels get a gradient); `dim` is checked against "
           "tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2",
     examples=[
-        ex("TF_SEMANTICS §1.2 example", {"labels": f32([[0, 1, 0], [0.2, 0.3, 0.5]]),
+        ex("TF_SEMANTICS sec. 1.2 example", {"labels": f32([[0, 1, 0], [0.2, 0.3, 0.5]]),
                                         "logits": f32([[1, 2, 3], [1, -1, 0.5]])}),
         ex("labels not summing to 1 (grad = softmax - y)",
            {"labels": f32([[0, 2, 0]]), "logits": f32([[1, 2, 3]])}),
@@ -378,7 +390,8 @@ _add(Entry(
         ex("batch 0", {"labels": np.zeros((0, 4), np.float64),
                        "logits": np.zeros((0, 4), np.float64)}),
         ex("int64 one-hot labels (no labels gradient)",
-           {"labels": np.eye(3, dtype=np.int64), "logits": f32([[1, 2, 3], [0, 0, 0], [5, -5, 1]])}),
+           {"labels": np.eye(3, dtype=np.int64),
+            "logits": f32([[1, 2, 3], [0, 0, 0], [5, -5, 1]])}),
         ex("float64 labels on float32 logits (TF casts)",
            {"labels": f64([[0.25, 0.75]]), "logits": f32([[0.5, -0.5]])}, dtype="float32"),
         ex("axis=0", {"labels": f32([[0.5, 0.1], [0.5, 0.9]]),
@@ -418,6 +431,18 @@ _add(Entry(
         err("axis=rank", {"labels": np.zeros((2, 3), np.float32),
                           "logits": np.zeros((2, 3), np.float32)},
             "InvalidArgumentError", "InvalidArgumentError", "axis >= rank", {"axis": 2}),
+        err("C = 0 and batch 0", {"labels": np.zeros((0, 3, 0), np.float32),
+                                  "logits": np.zeros((0, 3, 0), np.float32)},
+            "InvalidArgumentError", "InvalidArgumentError",
+            "TF fails in a Reshape when both the class axis and the batch are empty "
+            "(logits [0,3,0], [0,0], ...); cyloss returns an empty result"),
+        err("labels [C] with a positive axis", {"labels": np.full(3, 1 / 3, np.float32),
+                                                "logits": f32([[0, 1, 2], [3, 4, 5]])},
+            "InvalidArgumentError", "InvalidArgumentError",
+            "axis given as a non-negative index (here 1 = the last) makes TF transpose the "
+            "labels with the logits' rank: lower-rank broadcast labels fail "
+            "(Transpose: expects a vector of size 1); with axis=-1 the same call works",
+            {"axis": 1}),
         err("both dim and axis", {"labels": np.zeros((2, 3), np.float32),
                                   "logits": np.zeros((2, 3), np.float32)},
             "ValueError", "ValueError", "v1 alias: Cannot specify both 'dim' and 'axis'",
@@ -456,7 +481,7 @@ _add(Entry(
                          "order (acc(C))"),
          "logits": Tol(8, "softmax (see nn.softmax) minus one-hot")},
     examples=[
-        ex("TF_SEMANTICS §1.3 example", {"labels": np.array([1, 2], np.int32),
+        ex("TF_SEMANTICS sec. 1.3 example", {"labels": np.array([1, 2], np.int32),
                                         "logits": f32([[1, 2, 3], [1, -1, 0.5]])}),
         ex("rank-1 logits, scalar label", {"labels": np.int64(2),
                                            "logits": f64([1, 2, 3])}),
@@ -526,13 +551,13 @@ _add(Entry(
     tf_fn=lambda tf: tf.nn.sigmoid_cross_entropy_with_logits,
     call_tf=lambda tf, a, o: tf.nn.sigmoid_cross_entropy_with_logits(**a, **o),
     wrt=("labels", "logits"), cases=samples.sigmoid_xent_cases, scale=scale_sigmoid_xent,
-    tol={"value": Tol(6, "relu(x) - x*z + log1p(exp(-|x|)): one product, two additions, "
+    tol={"value": Tol(8, "relu(x) - x*z + log1p(exp(-|x|)): one product, two additions, "
                          "Eigen exp/log1p (~2 ulp each), judged against the terms"),
-         "logits": Tol(6, "[x>=0] - z -+ e/(1+e): TF adds the three paths in its own "
+         "logits": Tol(8, "[x>=0] - z -+ e/(1+e): TF adds the three paths in its own "
                           "order; e/(1+e) carries exp's error"),
          "labels": Tol(1, "-x*dy: one rounding, identical in both")},
     examples=[
-        ex("TF_SEMANTICS §1.4 example", {"labels": f32([0, 1, 0.5, 0.2, 1]),
+        ex("TF_SEMANTICS sec. 1.4 example", {"labels": f32([0, 1, 0.5, 0.2, 1]),
                                         "logits": f32([-3, -0.5, 0, 0.5, 3])}),
         ex("x = +-inf", {"labels": f64([0, 0.5, 1, 0, 0.5, 1]),
                          "logits": f64([np.inf, np.inf, np.inf, -np.inf, -np.inf, -np.inf])}),
@@ -564,18 +589,24 @@ _add(Entry(
 # ------------------------------------------- weighted cross-entropy --------
 
 def scale_weighted_xent(case, ref, dy):
-    x = fin(case.args["logits"])
-    z = fin(case.args["labels"])
+    # pos_weight may broadcast the result beyond the logits' shape: terms are
+    # formed at the broadcast shape, then summed back to each input's shape.
+    x0 = fin(case.args["logits"])
     pw_raw = np.asarray(case.args["pos_weight"], np.float64)
-    pw = np.broadcast_to(fin(pw_raw), x.shape)
-    d = np.abs(np.broadcast_to(np.asarray(dy, np.float64), x.shape))
+    shape = np.broadcast_shapes(pw_raw.shape, x0.shape)
+    x = np.broadcast_to(x0, shape)
+    z = np.broadcast_to(fin(case.args["labels"]), shape)
+    pw = np.broadcast_to(fin(pw_raw), shape)
+    d = np.abs(np.broadcast_to(np.asarray(dy, np.float64), shape))
     e = np.exp(-np.abs(x))
     c = np.log1p(e) + np.maximum(-x, 0)           # -log sigmoid(x)
     q = 1 + np.abs(pw - 1) * np.abs(z) + np.abs(pw * z)
     dpw, n = reduce_abs_to(d * z * c, pw_raw.shape)
+    dx, nx = reduce_abs_to(d * ((1 + np.abs(z)) + q * (e / (1 + e) + (x < 0))), x0.shape)
+    dz, nz = reduce_abs_to(d * (np.abs(x) + (1 + np.abs(pw - 1) + np.abs(pw)) * c), x0.shape)
     return {"value": (1 + np.abs(z)) * np.abs(x) + q * c,
-            "logits": d * ((1 + np.abs(z)) + q * (e / (1 + e) + (x < 0))),
-            "labels": d * (np.abs(x) + (1 + np.abs(pw - 1) + np.abs(pw)) * c),
+            "logits": dx * (1 + acc(nx)),
+            "labels": dz * (1 + acc(nz)),
             "pos_weight": dpw * (1 + acc(n))}
 
 
@@ -586,16 +617,16 @@ _add(Entry(
     call_tf=lambda tf, a, o: tf.nn.weighted_cross_entropy_with_logits(**a, **o),
     wrt=("labels", "logits", "pos_weight"), cases=samples.weighted_xent_cases,
     scale=scale_weighted_xent, convert={"pos_weight": "logits"},
-    tol={"value": Tol(6, "(1-z)x + q(log1p(e) + relu(-x)), q = 1 + (pw-1)z: a handful of "
+    tol={"value": Tol(8, "(1-z)x + q(log1p(e) + relu(-x)), q = 1 + (pw-1)z: a handful of "
                          "roundings plus Eigen exp/log1p, judged against the terms"),
-         "logits": Tol(6, "(1-z) + q(-sign(x) e/(1+e) - [x<0]); kink: sign(0) = 0"),
-         "labels": Tol(6, "-x + (pw-1)(log1p(e) + relu(-x))"),
+         "logits": Tol(8, "(1-z) + q(-sign(x) e/(1+e) - [x<0]); kink: sign(0) = 0"),
+         "labels": Tol(8, "-x + (pw-1)(log1p(e) + relu(-x))"),
          "pos_weight": Tol(8, "z(log1p(e) + relu(-x))*dy, summed over the broadcast axes "
                               "(acc(n)) when pos_weight is smaller than the logits")},
     notes="pos_weight: Python float/int, NumPy scalar, 0-d, per-class, full and size-1 "
           "broadcast shapes; TF converts NumPy/Python pos_weight to the logits' dtype",
     examples=[
-        ex("TF_SEMANTICS §1.5 example", {"labels": f32([0, 1, 0.5, 0.2, 1]),
+        ex("TF_SEMANTICS sec. 1.5 example", {"labels": f32([0, 1, 0.5, 0.2, 1]),
                                         "logits": f32([-3, -0.5, 0, 0.5, 3]),
                                         "pos_weight": 2.5}),
         ex("x = 0 kink: dx = 1 - z", {"labels": f64([1, 0.5, 0]), "logits": f64([0, 0, 0]),
@@ -609,7 +640,7 @@ _add(Entry(
         ex("pos_weight [N,1]", {"labels": f64([[0, 1, 1], [1, 0, 0.5]]),
                                 "logits": f64([[1, -2, 0.5], [0, 3, -1]]),
                                 "pos_weight": f64([[2], [0.25]])}),
-        ex("pos_weight: NumPy float64 scalar on float32 logits (TF converts it, §1.5)",
+        ex("pos_weight: NumPy float64 scalar on float32 logits (TF converts it, sec. 1.5)",
            {"labels": f32([0, 1, 0.5]), "logits": f32([-1, 0.5, 2]),
             "pos_weight": np.float64(2.5)}, dtype="float32"),
         ex("pos_weight: NumPy float32 0-d array on float64 logits (TF converts it)",
@@ -646,7 +677,8 @@ def scale_log_poisson(case, ref, dy):
     z = fin(case.args["targets"])
     d = np.abs(np.asarray(dy, np.float64))
     full = bool(case.options.get("compute_full_loss", False))
-    ec = np.exp(np.minimum(c, 700.0))
+    with np.errstate(over="ignore"):
+        ec = np.exp(c)                          # inf where float64 overflows: no bound
     st = np.zeros_like(z)
     dst = np.zeros_like(z)
     if full:
@@ -666,14 +698,14 @@ _add(Entry(
     tf_fn=lambda tf: tf.nn.log_poisson_loss,
     call_tf=lambda tf, a, o: tf.nn.log_poisson_loss(**a, **o),
     wrt=("targets", "log_input"), cases=samples.log_poisson_cases, scale=scale_log_poisson,
-    tol={"value": Tol(6, "exp(c) - c*z (+ z log z - z + 0.5 log(2 pi z)): Eigen exp/log "
+    tol={"value": Tol(8, "exp(c) - c*z (+ z log z - z + 0.5 log(2 pi z)): Eigen exp/log "
                          "(~2 ulp) and a few roundings, judged against the terms"),
-         "log_input": Tol(6, "exp(c) - z"),
-         "targets": Tol(6, "-c (+ log z + 0.5/z)")},
+         "log_input": Tol(8, "exp(c) - z"),
+         "targets": Tol(8, "-c (+ log z + 0.5/z)")},
     examples=[
-        ex("TF_SEMANTICS §1.6 example", {"targets": f32([0, 1, 3, 0.5, 10]),
+        ex("TF_SEMANTICS sec. 1.6 example", {"targets": f32([0, 1, 3, 0.5, 10]),
                                         "log_input": f32([0.5, -1, 2, 0, 1.5])}),
-        ex("§1.6 example, full loss (dz NaN at z = 0)",
+        ex("sec. 1.6 example, full loss (dz NaN at z = 0)",
            {"targets": f32([0, 1, 3, 0.5, 10]), "log_input": f32([0.5, -1, 2, 0, 1.5])},
            {"compute_full_loss": True}),
         ex("negative targets, full loss -> NaN", {"targets": f64([-1, -0.5, 2]),
@@ -723,6 +755,10 @@ _add(Entry(
         ex("scalar", {"t": np.float32(-3.0)}),
         ex("inf / NaN", {"t": f32([1, np.inf, 2])}),
         ex("float32 overflow -> inf", {"t": f32([1e20, 1])}),
+        ex("float32: the squares fit, their sum does not, the sum of halves does",
+           {"t": f32([1.5e19, 1.5e19])}),
+        ex("float64: the squares fit, their sum does not, the sum of halves does",
+           {"t": f64([1e154, 1e154])}),
         ex("100000 elements (multi-threaded partial sums)",
            {"t": np.sin(np.arange(100000, dtype=np.float32))}),
     ],

@@ -73,8 +73,17 @@ def test_pointwise_labels_are_not_cast(fn):
 def test_weighted_xent_dtypes():
     with pytest.raises(TypeError, match="float64.*float32"):
         nn.weighted_cross_entropy_with_logits(np.ones(3), ones(3), 2.0)
-    with pytest.raises(TypeError, match="`pos_weight` has dtype float64"):
-        nn.weighted_cross_entropy_with_logits(ones(3), ones(3), np.ones(3))
+    # pos_weight, unlike labels, is converted to the logits' dtype (TF converts
+    # NumPy values): its gradient comes back in that dtype
+    x = np.array([-1, 0.5, 2], F32)
+    want = nn.weighted_cross_entropy_with_logits(ones(3), x, np.ones(3, F32) * 2)
+    for pw in (np.full(3, 2.0), np.full(3, 2, np.int64), np.float64(2)):
+        got = nn.weighted_cross_entropy_with_logits(ones(3), x, pw)
+        np.testing.assert_array_equal(got, want)
+        g = cyloss.vjp(nn.weighted_cross_entropy_with_logits, ones(3), x, pw)[1]()
+        assert g["pos_weight"].dtype == F32 and g["pos_weight"].shape == np.shape(pw)
+    with pytest.raises(TypeError, match="pos_weight"):
+        nn.weighted_cross_entropy_with_logits(ones(3), x, np.array(["a", "b", "c"]))
 
 
 def test_dense_labels_are_cast_silently():
@@ -101,9 +110,13 @@ def test_weighted_xent_shape_mismatches():
         nn.weighted_cross_entropy_with_logits(ones(3, 2), ones(2, 3), 2.0)
     with pytest.raises(ValueError, match=shapes_re((4,), (2, 3))):
         nn.weighted_cross_entropy_with_logits(ones(2, 3), ones(2, 3), ones(4))
-    # pos_weight must broadcast *to* the logits' shape, not widen it
-    with pytest.raises(ValueError, match=shapes_re((2, 2, 3), (2, 3))):
-        nn.weighted_cross_entropy_with_logits(ones(2, 3), ones(2, 3), ones(2, 2, 3))
+    # a pos_weight that widens the shape widens the result, as in TF
+    v, bwd = cyloss.vjp(nn.weighted_cross_entropy_with_logits, ones(2, 3), ones(2, 3),
+                        ones(2, 2, 3))
+    assert v.shape == (2, 2, 3)
+    g = bwd()
+    assert g["logits"].shape == g["labels"].shape == (2, 3)
+    assert g["pos_weight"].shape == (2, 2, 3)
 
 
 def test_log_poisson_shape_mismatch_names_both_shapes():

@@ -73,7 +73,8 @@ def _as_dy(dy, value):
         except ValueError:
             raise ValueError(f"dy of shape {d.shape} does not broadcast to the value's "
                              f"shape {value.shape}") from None
-    return np.ascontiguousarray(d, dtype=value.dtype)
+    d = np.asarray(d, dtype=value.dtype)      # (ascontiguousarray would make 0-d 1-d)
+    return d if d.flags.c_contiguous else d.copy()
 
 
 def vjp(fn, *args, **kwargs):
@@ -91,7 +92,7 @@ def vjp(fn, *args, **kwargs):
         # The first call may scale the forward pass' buffers in place; a
         # second call recomputes them rather than reuse consumed buffers.
         b = fresh.pop() if fresh else impl(Ctx(True), *args, **kwargs)[1]
-        return b(_as_dy(dy, value))
+        return {k: np.asarray(g) for k, g in b(_as_dy(dy, value)).items()}
 
     return value, backward
 
@@ -109,7 +110,7 @@ def value_and_grad(fn, wrt="logits"):
     def run(*args, **kwargs):
         value, bwd = impl(Ctx(True, frozenset(names)), *args, **kwargs)
         grads = bwd(None)
-        out = tuple(grads.get(n) for n in names)
+        out = tuple(None if grads.get(n) is None else np.asarray(grads[n]) for n in names)
         return value, (out[0] if isinstance(wrt, str) else out)
 
     return run

@@ -714,8 +714,7 @@ def run(args):
     t_start = time.perf_counter()
     _prepare_env(threads)
     peers, skipped = _load_peers(wanted, threads, dtypes, notes, args.quiet)
-    if args.wait_quiet > 0:
-        wait_quiet(args.wait_quiet, args.noise, args.quiet)
+    _wait(args)
     impls = [i for i in impls if _peer_for(i, peers) is not None]
     _progress("measuring copy bandwidth ...", args.quiet)
     bw = copy_bandwidth(threads, repeat=5 if args.quick else 9)
@@ -764,8 +763,7 @@ def run(args):
         gc.collect()
     if not args.quick:                 # again at the end: the limit is the better of the two
         _progress("measuring copy bandwidth again ...", args.quiet)
-        if args.wait_quiet > 0:
-            wait_quiet(args.wait_quiet, args.noise, args.quiet)
+        _wait(args)
         bw2 = copy_bandwidth(threads)
         bw["runs"] = [{k: v for k, v in b.items() if k != "runs"} for b in (dict(bw), bw2)]
         for k, v in bw2.items():
@@ -785,6 +783,7 @@ def run(args):
                          f"(max rel err {r.get('max_rel_err'):.2e}"
                          + (f", missing {r['missing']}" if r.get("missing") else "") + ")")
     meta["elapsed_s"] = time.perf_counter() - t_start
+    meta["waited_s"] = args.waited
     bgs = [r["bg_cores"] for r in results if r.get("bg_cores") is not None]
     if bgs:
         meta["background_cores_max"] = max(bgs)
@@ -799,13 +798,24 @@ def run(args):
             "targets": targets(results), "notes": notes, "skipped": skipped}
 
 
+def _wait(args):
+    """wait_quiet within the run's --wait-budget; False when it gave up."""
+    left = min(args.wait_quiet, args.wait_budget - args.waited)
+    if left <= 0:
+        return False
+    t = time.perf_counter()
+    bg = wait_quiet(left, args.noise, args.quiet)
+    args.waited += time.perf_counter() - t
+    return bg is not None and bg < args.noise
+
+
 def _measure(fn, args):
     """time_call, repeated (after waiting for quiet) while other processes
     kept more than --noise cores busy; keeps the quietest attempt."""
     meter, best = BusyMeter(), None
     for attempt in range(1 + max(0, args.retries)):
-        if attempt:
-            wait_quiet(args.wait_quiet, args.noise, args.quiet)
+        if attempt and not _wait(args):
+            break
         meter.start()
         samples, inner = time_call(fn, args.repeat, args.sample_ms * 1e-3,
                                    args.warmup_ms * 1e-3)
@@ -839,6 +849,7 @@ def _meta(args, peers, threads, bw):
         "numpy": np.__version__,
         "repeat": args.repeat, "sample_ms": args.sample_ms, "warmup_ms": args.warmup_ms,
         "seed": args.seed, "quick": args.quick, "noise": args.noise,
+        "wait_quiet_s": args.wait_quiet, "wait_budget_s": args.wait_budget,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "copy_limit_gbps": bw["limit"] / 1e9,
     }
@@ -1058,6 +1069,8 @@ def build_parser():
     p.add_argument("--wait-quiet", type=float, default=None, metavar="S",
                    help="wait up to S seconds for a quiet machine before the run and before "
                         "re-measuring a noisy measurement (default 30; 0 with --quick)")
+    p.add_argument("--wait-budget", type=float, default=900.0, metavar="S",
+                   help="total seconds a run may spend waiting for quiet (default 900)")
     p.add_argument("--noise", type=float, default=0.25, metavar="CORES",
                    help="a measurement is noisy when other processes kept more than this "
                         "many cores busy meanwhile (default 0.25)")
@@ -1090,6 +1103,7 @@ def main(argv=None):
         args.sample_ms = 5.0 if args.quick else 20.0
     if args.warmup_ms is None:
         args.warmup_ms = 50.0 if args.quick else 200.0
+    args.waited = 0.0
     if args.wait_quiet is None:
         args.wait_quiet = 0.0 if args.quick else 30.0
     if args.repeat < 1:

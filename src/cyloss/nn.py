@@ -113,6 +113,15 @@ def softmax_cross_entropy_with_logits(ctx, labels, logits, axis=-1, name=None, d
         # TF moves a non-last axis with a Range op that accepts only -1 or [0, rank).
         raise InvalidArgumentError(f"axis must be -1 or in [0, {x.ndim}), got {axis}")
     ax = x.ndim - 1 if axis == -1 else int(axis)
+    if axis != -1 and y.ndim != x.ndim:
+        # TF transposes labels with the logits' permutation whenever axis != -1
+        raise InvalidArgumentError(f"labels of rank {y.ndim} cannot be moved along axis "
+                                   f"{axis} of logits of rank {x.ndim} (labels shape "
+                                   f"{y.shape}, logits shape {x.shape})")
+    if x.shape[ax] == 0 and np.prod(x.shape[:ax] + x.shape[ax + 1:]) == 0:
+        # TF reshapes to [-1, 0], which cannot infer the row count of an empty tensor
+        raise InvalidArgumentError(f"logits of shape {x.shape} are empty along the class "
+                                   f"axis and the batch: the row count is undefined")
     if ax != x.ndim - 1 and y.shape == x.shape:
         return _xent_mid(ctx, x, y, ax, labels_dtype)
     if ax != x.ndim - 1:
@@ -259,36 +268,42 @@ def sigmoid_cross_entropy_with_logits(ctx, labels=None, logits=None, name=None):
 @differentiable("labels", "logits", "pos_weight")
 def weighted_cross_entropy_with_logits(ctx, labels=None, logits=None, pos_weight=None,
                                        name=None, targets=None):
-    """Logistic loss with positives weighted by `pos_weight` (broadcast to the
-    logits' shape): (1 - z) x + (1 + (pos_weight - 1) z) log(1 + exp(-x)),
-    in TF's overflow-free form. TF 1's `targets` is accepted for `labels`."""
+    """Logistic loss with positives weighted by `pos_weight`:
+    (1 - z) x + (1 + (pos_weight - 1) z) log(1 + exp(-x)), in TF's
+    overflow-free form. `pos_weight` is converted to the logits' dtype (as TF
+    converts a NumPy or Python value; its gradient comes back in that dtype)
+    and broadcasts NumPy-style with the logits, the result taking the broadcast
+    shape. TF 1's `targets` is accepted for `labels`."""
     if targets is not None:
         if labels is not None:
             raise ValueError("Cannot specify both 'labels' and 'targets'.")
         labels = targets
     z, x = _same_shape_pair(labels, logits)
-    pw = ck.same_dtype(ck.require(pos_weight, "pos_weight"), "pos_weight", x, "logits")
+    pw = ck.castable(ck.require(pos_weight, "pos_weight"), "pos_weight", x.dtype)
     try:
-        bshape = np.broadcast_shapes(pw.shape, x.shape)
+        shape = np.broadcast_shapes(pw.shape, x.shape)
     except ValueError:
-        bshape = None
-    if bshape != x.shape:
-        raise ValueError(f"`pos_weight` of shape {pw.shape} does not broadcast to the "
-                         f"logits' shape {x.shape}")
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    z1 = np.ascontiguousarray(z).reshape(-1)
-    pw1 = pw.reshape(1) if pw.size == 1 else \
-        np.ascontiguousarray(np.broadcast_to(pw, x.shape)).reshape(-1)
+        raise ValueError(f"`pos_weight` of shape {pw.shape} and logits of shape {x.shape} "
+                         f"do not broadcast") from None
+
+    def flat(a):
+        if a.shape != shape:
+            a = np.broadcast_to(a, shape)
+        return np.ascontiguousarray(a).reshape(-1)
+    x1, z1 = flat(x), flat(z)
+    pw1 = pw.reshape(1) if pw.size == 1 else flat(pw)
     loss = np.empty_like(x1)
     grads = [np.empty_like(x1) for _ in range(3)] if ctx.grad else [None] * 3
     _kernels.K.pointwise.k_weighted_xent(z1, x1, pw1, loss, *grads, for_work(x1.size))
-    value = loss.reshape(x.shape)
+    value = loss.reshape(shape)
     if not ctx.grad:
         return value, None
 
     def backward(dy):
-        gx, gz, gp = (_scaled(g, dy).reshape(x.shape) for g in grads)
-        return {"labels": gz, "logits": gx, "pos_weight": ck.reduce_to(gp, pw.shape)}
+        gx, gz, gp = (_scaled(g, dy).reshape(shape) for g in grads)
+        with np.errstate(invalid="ignore"):      # inf - inf in a broadcast sum is TF's NaN too
+            return {"labels": ck.reduce_to(gz, z.shape), "logits": ck.reduce_to(gx, x.shape),
+                    "pos_weight": ck.reduce_to(gp, pw.shape)}
     return value, backward
 
 
@@ -320,9 +335,7 @@ def l2_loss(ctx, t, name=None):
     a = ck.floating(t, "t")
     a1 = np.ascontiguousarray(a).reshape(-1)
     partials = np.empty(max(1, -(-a1.size // 4096)), a.dtype)
-    s = _kernels.K.reduce.k_sum(a1, partials, True, for_work(a1.size))
-    value = np.asarray(s, a.dtype) * a.dtype.type(0.5)
-    value = np.asarray(value, a.dtype)
+    value = np.asarray(_kernels.K.reduce.k_sum(a1, partials, True, for_work(a1.size)), a.dtype)
     if not ctx.grad:
         return value, None
 
