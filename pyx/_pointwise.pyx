@@ -3,11 +3,12 @@
 Each pt_<loss> holds the value and the local derivatives of one element; the
 k_<loss> loops are prange over fixed blocks of elements, so gcc vectorizes the
 inner loop and the bits do not depend on the thread count."""
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from _types cimport real
-from _math cimport exp_, log_, log1p_, relu_, fabs_
+from _math cimport exp_, log_, log1p_, relu_, fabs_, rowsum
 
 cdef Py_ssize_t BLOCK = 4096
+WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
 
 
 cdef inline real pt_sigmoid_xent(real z, real x, real *dx) noexcept nogil:
@@ -138,3 +139,226 @@ def k_log_poisson(const real[::1] targets,     # IN
             for k in range(lo, hi):
                 d1 = d2 = 0         # private to the thread, so the loop vectorizes
                 loss_out[k] = pt_log_poisson(targets[k], log_input[k], full, &d1, &d2)
+
+
+# ---------------------------------------------------------------------------
+# Weighted pointwise losses (tf.compat.v1.losses, contrib.losses): the loss of
+# each element, its weight, the block sums of loss * weight and the scaled
+# local gradients, in one pass. `kind` picks the loss; each kind gets its own
+# specialised, vectorized loop (the branch on the constant kind folds away).
+
+cdef enum:
+    K_IDENTITY = 0      # L = b (compute_weighted_loss on given losses)
+    K_ABSDIFF = 1       # |b - a|
+    K_SQDIFF = 2        # (b - a)^2
+    K_HUBER = 3         # p1 = delta
+    K_LOGLOSS = 4       # p1 = epsilon
+    K_HINGE = 5         # a = labels in {0,1}, b = logits
+    K_SIGMOID = 6       # a = labels, b = logits, p1 = label smoothing
+
+KINDS = {"identity": K_IDENTITY, "absolute_difference": K_ABSDIFF,
+         "squared_difference": K_SQDIFF, "huber": K_HUBER, "log_loss": K_LOGLOSS,
+         "hinge": K_HINGE, "sigmoid": K_SIGMOID}
+
+
+cdef inline real sign_(real e) noexcept nogil:
+    return (e > 0) - (e < 0)
+
+
+cdef inline real pt_weighted(int kind, real a, real b, real p1, real *da,
+                             real *db) noexcept nogil:
+    # value of one element and its derivatives w.r.t. a (labels) and b
+    # (predictions / logits / losses), with TF's conventions at kinks:
+    # sign(0) = 0, relu'(0) = 0, min(a, b) routes ties to its first argument.
+    cdef real e, ae, q, t, m, s, z
+    if kind == K_IDENTITY:
+        da[0] = 0
+        db[0] = 1
+        return b
+    if kind == K_ABSDIFF:                       # |e|, d/db = sign(e)
+        e = b - a
+        db[0] = sign_(e)
+        da[0] = -db[0]
+        return fabs_(e)
+    if kind == K_SQDIFF:                        # e^2, d/db = 2e
+        e = b - a
+        db[0] = 2 * e
+        da[0] = -2 * e
+        return e * e
+    if kind == K_HUBER:                         # q = min(|e|, d): q^2/2 + d(|e| - q)
+        e = b - a
+        ae = fabs_(e)
+        q = ae if ae <= p1 else p1
+        db[0] = sign_(e) * q
+        da[0] = -db[0]
+        return <real>0.5 * q * q + p1 * (ae - q)
+    if kind == K_LOGLOSS:                       # -a log(b + eps) - (1 - a) log(1 - b + eps)
+        db[0] = -a / (b + p1) + (1 - a) / ((1 - b) + p1)
+        da[0] = -log_(b + p1) + log_((1 - b) + p1)
+        return -a * log_(b + p1) - (1 - a) * log_((1 - b) + p1)
+    if kind == K_HINGE:                         # t = 2a - 1: relu(1 - t b)
+        t = 2 * a - 1
+        m = 1 - t * b
+        db[0] = -t if m > 0 else 0
+        da[0] = -2 * b if m > 0 else 0
+        return m if m > 0 else 0
+    # K_SIGMOID with label smoothing z = a (1 - ls) + ls / 2
+    z = a * (1 - p1) + <real>0.5 * p1
+    s = pt_sigmoid_xent(z, b, db)
+    da[0] = -b * (1 - p1)
+    return s
+
+
+cdef inline real lanes_done(real *acc) noexcept nogil:
+    # the fixed tree of _vec.h's cyl_lanesum
+    cdef int w = 8, j
+    while w > 0:
+        for j in range(w):
+            acc[j] += acc[j + w]
+        w = w // 2
+    return acc[0]
+
+
+cdef inline real run_shared(int kind, const real *a, const real *b, real wk,
+                            Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
+                            real *da, real *db) noexcept nogil:
+    # n elements that share the weight wk; returns sum(L * wk) in lane order.
+    # Every output pointer is real or a per-thread junk tile (no branches, so
+    # the loop vectorizes).
+    cdef real acc[16]
+    cdef Py_ssize_t k0, j, nb = n - n % 16
+    cdef real L, dA, dB, g = wk * gscale
+    for j in range(16):
+        acc[j] = 0
+    for k0 in range(0, nb, 16):
+        for j in range(16):
+            L = pt_weighted(kind, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+            acc[j] += L * wk
+            wl[k0 + j] = L * wk
+            raw[k0 + j] = L
+            da[k0 + j] = dA * g
+            db[k0 + j] = dB * g
+    for j in range(n - nb):
+        L = pt_weighted(kind, a[nb + j], b[nb + j], p1, &dA, &dB)
+        acc[j] += L * wk
+        wl[nb + j] = L * wk
+        raw[nb + j] = L
+        da[nb + j] = dA * g
+        db[nb + j] = dB * g
+    return lanes_done(acc)
+
+
+cdef inline real run_own(int kind, const real *a, const real *b, const real *w,
+                         Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
+                         real *da, real *db) noexcept nogil:
+    # as run_shared, each element with its own weight w[k]
+    cdef real acc[16]
+    cdef Py_ssize_t k0, j, nb = n - n % 16
+    cdef real L, dA, dB, g
+    for j in range(16):
+        acc[j] = 0
+    for k0 in range(0, nb, 16):
+        for j in range(16):
+            L = pt_weighted(kind, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+            acc[j] += L * w[k0 + j]
+            wl[k0 + j] = L * w[k0 + j]
+            raw[k0 + j] = L
+            g = w[k0 + j] * gscale
+            da[k0 + j] = dA * g
+            db[k0 + j] = dB * g
+    for j in range(n - nb):
+        L = pt_weighted(kind, a[nb + j], b[nb + j], p1, &dA, &dB)
+        acc[j] += L * w[nb + j]
+        wl[nb + j] = L * w[nb + j]
+        raw[nb + j] = L
+        g = w[nb + j] * gscale
+        da[nb + j] = dA * g
+        db[nb + j] = dB * g
+    return lanes_done(acc)
+
+
+cdef inline real run_kind(int kind, bint own, const real *a, const real *b, const real *w,
+                          Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
+                          real *da, real *db) noexcept nogil:
+    # one call per constant kind, so each inlined loop is specialised
+    if own:
+        if kind == K_IDENTITY:
+            return run_own(K_IDENTITY, a, b, w, n, p1, gscale, wl, raw, da, db)
+        if kind == K_ABSDIFF:
+            return run_own(K_ABSDIFF, a, b, w, n, p1, gscale, wl, raw, da, db)
+        if kind == K_SQDIFF:
+            return run_own(K_SQDIFF, a, b, w, n, p1, gscale, wl, raw, da, db)
+        if kind == K_HUBER:
+            return run_own(K_HUBER, a, b, w, n, p1, gscale, wl, raw, da, db)
+        if kind == K_LOGLOSS:
+            return run_own(K_LOGLOSS, a, b, w, n, p1, gscale, wl, raw, da, db)
+        if kind == K_HINGE:
+            return run_own(K_HINGE, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_own(K_SIGMOID, a, b, w, n, p1, gscale, wl, raw, da, db)
+    if kind == K_IDENTITY:
+        return run_shared(K_IDENTITY, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    if kind == K_ABSDIFF:
+        return run_shared(K_ABSDIFF, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    if kind == K_SQDIFF:
+        return run_shared(K_SQDIFF, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    if kind == K_HUBER:
+        return run_shared(K_HUBER, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    if kind == K_LOGLOSS:
+        return run_shared(K_LOGLOSS, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    if kind == K_HINGE:
+        return run_shared(K_HINGE, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+    return run_shared(K_SIGMOID, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+
+
+def k_weighted(int kind,
+               const real[::1] a,          # IN labels (unused by identity), n elements
+               const real[::1] b,          # IN predictions / logits / losses
+               const real[::1] w,          # IN weights: 1 (scalar), n_rows (per row) or n
+               Py_ssize_t n_rows,          # rows of the [n_rows, n / n_rows] view
+               real p1,                    # delta, epsilon or label smoothing
+               real gscale,                # gradient factor (1 / denominator)
+               real[::1] wl_out,           # OUT L * w, or None
+               real[::1] raw_out,          # OUT L, or None
+               real[::1] da_out,           # OUT dL/da * w * gscale, or None
+               real[::1] db_out,           # OUT dL/db * w * gscale, or None
+               real[:, ::1] junk,          # scratch [n_threads, 4 * BLOCK] for unwanted outputs
+               real[::1] partials,         # scratch [n_rows * ceil(inner / BLOCK)]
+               int n_threads):
+    """sum(L * w) over all n elements, in a fixed order (block partial sums
+    added in index order), and the requested per-element outputs."""
+    cdef Py_ssize_t n = b.shape[0], inner, per, t, r, c0, m, off, tid
+    cdef Py_ssize_t n_tasks
+    cdef bint own = w.shape[0] == n and n > 1
+    cdef real *jk
+    if n == 0:
+        return 0.0
+    if n_rows < 1 or n % n_rows or not (w.shape[0] in (1, n, n_rows)):
+        raise ValueError("k_weighted: inconsistent shapes")
+    if (a.shape[0] != n or (wl_out is not None and wl_out.shape[0] != n)
+            or (raw_out is not None and raw_out.shape[0] != n)
+            or (da_out is not None and da_out.shape[0] != n)
+            or (db_out is not None and db_out.shape[0] != n)):
+        raise ValueError("k_weighted: output sizes differ from the input's")
+    if junk.shape[0] < n_threads or junk.shape[1] < 4 * BLOCK:
+        raise ValueError("k_weighted: junk scratch too small")
+    inner = n // n_rows
+    per = (inner + BLOCK - 1) // BLOCK
+    n_tasks = n_rows * per
+    if partials.shape[0] < n_tasks:
+        raise ValueError("k_weighted: partials scratch too small")
+    for t in prange(n_tasks, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        r = t // per
+        c0 = (t % per) * BLOCK
+        m = min(BLOCK, inner - c0)
+        off = r * inner + c0
+        jk = &junk[threadid(), 0]
+        partials[t] = run_kind(
+            kind, own, &a[off], &b[off],
+            &w[off] if own else (&w[r] if w.shape[0] == n_rows else &w[0]),
+            m, p1, gscale,
+            &wl_out[off] if wl_out is not None else jk,
+            &raw_out[off] if raw_out is not None else jk + BLOCK,
+            &da_out[off] if da_out is not None else jk + 2 * BLOCK,
+            &db_out[off] if db_out is not None else jk + 3 * BLOCK)
+    return rowsum(&partials[0], n_tasks)

@@ -1,0 +1,155 @@
+"""Weighted reductions shared by tf.compat.v1.losses and tf.contrib.losses
+(TF_SEMANTICS.md §2.1-2.2, §2.6).
+
+`weighted(ctx, kind, a, b, weights, reduction)` computes a per-element loss
+of (a, b) -- labels and predictions, or just given losses for kind
+"identity" -- multiplies it by the broadcast weights and reduces it, with the
+local gradients, in one compiled pass (pyx/_pointwise.pyx k_weighted). The
+denominators come from the weights alone, before the pass, so the gradients
+are scaled in the same pass.
+"""
+import numpy as np
+
+from . import _kernels
+from ._checks import reduce_to
+from ._threads import for_work
+
+
+class Reduction:
+    """tf.compat.v1.losses.Reduction: the string keys of the six reductions."""
+    NONE = "none"
+    SUM = "weighted_sum"
+    SUM_OVER_BATCH_SIZE = "weighted_sum_over_batch_size"
+    MEAN = "weighted_mean"
+    SUM_BY_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"
+    SUM_OVER_NONZERO_WEIGHTS = SUM_BY_NONZERO_WEIGHTS
+
+    @classmethod
+    def all(cls):
+        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE,
+                cls.SUM_OVER_NONZERO_WEIGHTS, cls.SUM_BY_NONZERO_WEIGHTS)
+
+    @classmethod
+    def validate(cls, key):
+        if key not in cls.all():
+            raise ValueError(f"Invalid Reduction Key {key}. Key should be one of {cls.all()}")
+
+
+def check_weights(weights, losses_shape, dtype):
+    """Weights as an array of `dtype`: a scalar, or of the losses' rank with
+    each dim 1 or equal to the losses' (TF's rule; ValueError otherwise)."""
+    w = np.asarray(1.0 if weights is None else weights)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"`weights` must be real, got {w.dtype}")
+    if w.ndim and (w.ndim != len(losses_shape) or any(
+            ws not in (1, ls) for ws, ls in zip(w.shape, losses_shape))):
+        raise ValueError(f"weights can not be broadcast to values. values.shape="
+                         f"{tuple(losses_shape)}, weights.shape={w.shape}")
+    return w.astype(dtype, copy=False)
+
+
+def _layout(w, shape):
+    """(flat weights for the kernel, n_rows): a scalar, per-row weights
+    (leading dims full, trailing ones: the [B, 1] case, read without
+    broadcasting), or a full copy for any other broadcast pattern."""
+    n = int(np.prod(shape))
+    if w.size == 1:
+        return w.reshape(1), 1
+    if w.shape == tuple(shape):
+        return np.ascontiguousarray(w).reshape(-1), 1
+    k = len(shape)
+    while k and w.shape[k - 1] == 1:
+        k -= 1
+    if w.shape[:k] == tuple(shape[:k]):
+        return np.ascontiguousarray(w).reshape(-1), int(np.prod(shape[:k]))
+    return np.ascontiguousarray(np.broadcast_to(w, shape)).reshape(-1), 1 if n else 0
+
+
+def denominator(w, shape, reduction):
+    """The divisor TF applies (after broadcasting w to `shape`)."""
+    n = int(np.prod(shape))
+    if reduction == Reduction.SUM:
+        return 1.0
+    if reduction == Reduction.SUM_OVER_BATCH_SIZE:
+        return float(n)
+    rep = n // w.size if w.size else 0          # each weight repeats rep times
+    if reduction == Reduction.MEAN:
+        return float(np.sum(w, dtype=np.float64)) * rep
+    return float(np.count_nonzero(w)) * rep       # SUM_BY_NONZERO_WEIGHTS
+
+
+def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "predictions")):
+    """(value, backward) of reduce(loss_kind(a, b) * weights).
+
+    a, b: C-contiguous arrays of one float dtype and one shape (for kind
+    "identity", a is b). weights: as check_weights returns. backward(dy)
+    returns {names[0]: dL/da, names[1]: dL/db, "weights": dL/dw} for the
+    names ctx wants (a None name is never returned); D == 0 gives 0 and zero
+    gradients (div_no_nan), even where the losses are NaN.
+    """
+    Reduction.validate(reduction)
+    shape, dtype = b.shape, b.dtype
+    n = b.size
+    w = weights
+    wflat, n_rows = _layout(w, shape)
+    none = reduction == Reduction.NONE
+    d = 1.0 if none else denominator(w, shape, reduction)
+    want_a = names[0] is not None and ctx.wants(names[0])
+    want_b = ctx.wants(names[1])
+    want_w = ctx.wants("weights")
+    live = d != 0.0
+    K = _kernels.K.pointwise
+    block = K.WEIGHTED_BLOCK
+    nt = for_work(n)
+    inner = n // n_rows if n_rows else 0
+    partials = np.empty(max(1, n_rows * -(-inner // block)), dtype)
+    junk = np.empty((nt, 4 * block), dtype)
+    wl = np.empty(n, dtype) if none else None
+    raw = np.empty(n, dtype) if want_w and live else None
+    da = np.empty(n, dtype) if want_a and live else None
+    db = np.empty(n, dtype) if want_b and live else None
+    gscale = 1.0 if none else (1.0 / d if live else 0.0)
+    s = K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wflat, max(n_rows, 1),
+                     p1, gscale, wl, raw, da, db, junk, partials, nt)
+    if none:
+        value = wl.reshape(shape)
+    else:
+        value = np.asarray(s / dtype.type(d) if live else 0.0, dtype)
+    if not ctx.grad:
+        return value, None
+
+    def backward(dy):
+        out = {}
+        for name, g in ((names[0], da), (names[1], db)):
+            if name is None or not ctx.wants(name):
+                continue
+            if g is None:                               # D == 0: no gradient flows
+                out[name] = np.zeros(shape, dtype)
+                continue
+            g = g.reshape(shape)
+            if dy is not None:
+                g *= dy                                 # elementwise (NONE) or scalar
+            out[name] = g
+        if want_w:
+            out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction)
+        return out
+    return value, backward
+
+
+def _weights_grad(raw, s, d, dy, shape, w, reduction):
+    """dL/dw: the (unweighted) losses times the upstream factor, summed back
+    over the broadcast axes; MEAN also differentiates its denominator sum(w)."""
+    if raw is None:                                     # D == 0: no gradient flows
+        return np.zeros(w.shape, raw.dtype if raw is not None else w.dtype)
+    g = raw.reshape(shape)
+    if reduction == Reduction.NONE:
+        g = g if dy is None else g * dy
+    else:
+        f = 1.0 if dy is None else dy
+        g = g * (f / d)
+        if reduction == Reduction.MEAN:
+            g = g - f * (s / (d * d))
+    return reduce_to(g, w.shape)
+
+
+__all__ = ["Reduction"]
