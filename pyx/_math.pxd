@@ -16,8 +16,8 @@ cdef extern from "_vec.h" nogil:
     double cyl_rowmax_d(const double *x, Py_ssize_t n)
     float cyl_sum_f(const float *x, Py_ssize_t n)
     double cyl_sum_d(const double *x, Py_ssize_t n)
-    float cyl_sumsq_f(const float *x, Py_ssize_t n)
-    double cyl_sumsq_d(const double *x, Py_ssize_t n)
+    float cyl_halfsumsq_f(const float *x, Py_ssize_t n)
+    double cyl_halfsumsq_d(const double *x, Py_ssize_t n)
     float cyl_dot_f(const float *a, const float *b, Py_ssize_t n)
     double cyl_dot_d(const double *a, const double *b, Py_ssize_t n)
     float cyl_expsum_f(const float *x, Py_ssize_t n, float m, float *e)
@@ -77,11 +77,11 @@ cdef inline real rowsum(const real *x, Py_ssize_t n) noexcept nogil:
         return cyl_sum_d(x, n)
 
 
-cdef inline real rowsumsq(const real *x, Py_ssize_t n) noexcept nogil:
+cdef inline real rowhalfsumsq(const real *x, Py_ssize_t n) noexcept nogil:
     if real is float:
-        return cyl_sumsq_f(x, n)
+        return cyl_halfsumsq_f(x, n)
     else:
-        return cyl_sumsq_d(x, n)
+        return cyl_halfsumsq_d(x, n)
 
 
 cdef inline real rowdot(const real *a, const real *b, Py_ssize_t n) noexcept nogil:

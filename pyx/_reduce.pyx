@@ -4,16 +4,16 @@ partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
 from _types cimport real, label_t
-from _math cimport rowsum, rowsumsq
+from _math cimport rowsum, rowhalfsumsq
 
 cdef Py_ssize_t BLOCK = 4096
 
 
 def k_sum(const real[::1] x,          # IN
           real[::1] partials,         # scratch [ceil(n / 4096)]
-          bint squares,
+          bint half_squares,
           int n_threads):
-    """sum(x), or sum(x*x) if squares, in a fixed order."""
+    """sum(x), or sum(x*x/2) if half_squares, in a fixed order."""
     cdef Py_ssize_t n = x.shape[0], b, lo
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
     if n == 0:
@@ -21,8 +21,8 @@ def k_sum(const real[::1] x,          # IN
     for b in prange(n_blocks, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         lo = b * BLOCK
-        if squares:
-            partials[b] = rowsumsq(&x[lo], min(BLOCK, n - lo))
+        if half_squares:
+            partials[b] = rowhalfsumsq(&x[lo], min(BLOCK, n - lo))
         else:
             partials[b] = rowsum(&x[lo], min(BLOCK, n - lo))
     return rowsum(&partials[0], n_blocks)

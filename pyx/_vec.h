@@ -232,16 +232,17 @@ static inline T cyl_sum_##S(const T *x, ptrdiff_t n)                          \
     return cyl_lanesum_##S(acc);                                              \
 }                                                                             \
                                                                               \
-/* sum_k x[k]*x[k] in a fixed order. */                                       \
-static inline T cyl_sumsq_##S(const T *x, ptrdiff_t n)                        \
+/* sum_k (x[k]*x[k]) * 0.5 in a fixed order (halving each square, as TF's  \
+ * l2_loss does, so the sum overflows only where TF's does). */              \
+static inline T cyl_halfsumsq_##S(const T *x, ptrdiff_t n)                    \
 {                                                                             \
     T acc[CYL_LANES] = {0};                                                   \
     ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
     for (k = 0; k < nb; k += CYL_LANES)                                       \
         for (int j = 0; j < CYL_LANES; j++)                                   \
-            acc[j] += x[k + j] * x[k + j];                                    \
+            acc[j] += (x[k + j] * x[k + j]) * (T)0.5;                         \
     for (; k < n; k++)                                                        \
-        acc[k - nb] += x[k] * x[k];                                           \
+        acc[k - nb] += (x[k] * x[k]) * (T)0.5;                                \
     return cyl_lanesum_##S(acc);                                              \
 }                                                                             \
                                                                               \
