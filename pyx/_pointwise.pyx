@@ -165,48 +165,75 @@ cdef inline real sign_(real e) noexcept nogil:
     return (e > 0) - (e < 0)
 
 
-cdef inline real pt_weighted(int kind, real a, real b, real p1, real *da,
+# One tag type per kind: a fused type over the tags specialises every loop
+# below at compile time (Cython's templates), so each loop inlines its own
+# small pt_weighted and vectorizes.
+cdef struct TIdentity:
+    char _
+cdef struct TAbsDiff:
+    char _
+cdef struct TSqDiff:
+    char _
+cdef struct THuber:
+    char _
+cdef struct TLogLoss:
+    char _
+cdef struct THinge:
+    char _
+cdef struct TSigmoid:
+    char _
+
+ctypedef fused kind_t:
+    TIdentity
+    TAbsDiff
+    TSqDiff
+    THuber
+    TLogLoss
+    THinge
+    TSigmoid
+
+
+cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real *da,
                              real *db) noexcept nogil:
     # value of one element and its derivatives w.r.t. a (labels) and b
     # (predictions / logits / losses), with TF's conventions at kinks:
     # sign(0) = 0, relu'(0) = 0, min(a, b) routes ties to its first argument.
-    cdef real e, ae, q, t, m, s, z
-    if kind == K_IDENTITY:
+    cdef real e, ae, q, t, m, z
+    if kind_t is TIdentity:                     # given losses
         da[0] = 0
         db[0] = 1
         return b
-    if kind == K_ABSDIFF:                       # |e|, d/db = sign(e)
+    elif kind_t is TAbsDiff:                    # |e|, d/db = sign(e)
         e = b - a
         db[0] = sign_(e)
         da[0] = -db[0]
         return fabs_(e)
-    if kind == K_SQDIFF:                        # e^2, d/db = 2e
+    elif kind_t is TSqDiff:                     # e^2, d/db = 2e
         e = b - a
         db[0] = 2 * e
         da[0] = -2 * e
         return e * e
-    if kind == K_HUBER:                         # q = min(|e|, d): q^2/2 + d(|e| - q)
+    elif kind_t is THuber:                      # q = min(|e|, d): q^2/2 + d(|e| - q)
         e = b - a
         ae = fabs_(e)
         q = ae if ae <= p1 else p1
         db[0] = sign_(e) * q
         da[0] = -db[0]
         return <real>0.5 * q * q + p1 * (ae - q)
-    if kind == K_LOGLOSS:                       # -a log(b + eps) - (1 - a) log(1 - b + eps)
+    elif kind_t is TLogLoss:                    # -a log(b + eps) - (1 - a) log(1 - b + eps)
         db[0] = -a / (b + p1) + (1 - a) / ((1 - b) + p1)
         da[0] = -log_(b + p1) + log_((1 - b) + p1)
         return -a * log_(b + p1) - (1 - a) * log_((1 - b) + p1)
-    if kind == K_HINGE:                         # t = 2a - 1: relu(1 - t b)
+    elif kind_t is THinge:                      # t = 2a - 1: relu(1 - t b)
         t = 2 * a - 1
         m = 1 - t * b
         db[0] = -t if m > 0 else 0
         da[0] = -2 * b if m > 0 else 0
         return m if m > 0 else 0
-    # K_SIGMOID with label smoothing z = a (1 - ls) + ls / 2
-    z = a * (1 - p1) + <real>0.5 * p1
-    s = pt_sigmoid_xent(z, b, db)
-    da[0] = -b * (1 - p1)
-    return s
+    else:                                       # sigmoid xent, labels smoothed:
+        z = a * (1 - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
+        da[0] = -b * (1 - p1)
+        return pt_sigmoid_xent(z, b, db)
 
 
 cdef inline real lanes_done(real *acc) noexcept nogil:
@@ -219,95 +246,69 @@ cdef inline real lanes_done(real *acc) noexcept nogil:
     return acc[0]
 
 
-cdef inline real run_shared(int kind, const real *a, const real *b, real wk,
-                            Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
-                            real *da, real *db) noexcept nogil:
-    # n elements that share the weight wk; returns sum(L * wk) in lane order.
-    # Every output pointer is real or a per-thread junk tile (no branches, so
-    # the loop vectorizes).
+cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *b,
+                              const real *w, Py_ssize_t n, real p1, real gscale,
+                              real *wl, real *raw, real *da, real *db) noexcept nogil:
+    # n elements with their own weights w[k] (own) or sharing w[0]; returns
+    # sum(L * w) in lane order. Every output pointer is real or a per-thread
+    # junk tile (no branches, so the loop vectorizes).
     cdef real acc[16]
     cdef Py_ssize_t k0, j, nb = n - n % 16
-    cdef real L, dA, dB, g = wk * gscale
+    cdef real L, dA, dB, wk = w[0], g = w[0] * gscale
     for j in range(16):
         acc[j] = 0
-    for k0 in range(0, nb, 16):
-        for j in range(16):
-            L = pt_weighted(kind, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+    if own:
+        for k0 in range(0, nb, 16):
+            for j in range(16):
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+                acc[j] += L * w[k0 + j]
+                wl[k0 + j] = L * w[k0 + j]
+                raw[k0 + j] = L
+                da[k0 + j] = dA * (w[k0 + j] * gscale)
+                db[k0 + j] = dB * (w[k0 + j] * gscale)
+        for j in range(n - nb):
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, &dA, &dB)
+            acc[j] += L * w[nb + j]
+            wl[nb + j] = L * w[nb + j]
+            raw[nb + j] = L
+            da[nb + j] = dA * (w[nb + j] * gscale)
+            db[nb + j] = dB * (w[nb + j] * gscale)
+    else:
+        for k0 in range(0, nb, 16):
+            for j in range(16):
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+                acc[j] += L * wk
+                wl[k0 + j] = L * wk
+                raw[k0 + j] = L
+                da[k0 + j] = dA * g
+                db[k0 + j] = dB * g
+        for j in range(n - nb):
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, &dA, &dB)
             acc[j] += L * wk
-            wl[k0 + j] = L * wk
-            raw[k0 + j] = L
-            da[k0 + j] = dA * g
-            db[k0 + j] = dB * g
-    for j in range(n - nb):
-        L = pt_weighted(kind, a[nb + j], b[nb + j], p1, &dA, &dB)
-        acc[j] += L * wk
-        wl[nb + j] = L * wk
-        raw[nb + j] = L
-        da[nb + j] = dA * g
-        db[nb + j] = dB * g
-    return lanes_done(acc)
-
-
-cdef inline real run_own(int kind, const real *a, const real *b, const real *w,
-                         Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
-                         real *da, real *db) noexcept nogil:
-    # as run_shared, each element with its own weight w[k]
-    cdef real acc[16]
-    cdef Py_ssize_t k0, j, nb = n - n % 16
-    cdef real L, dA, dB, g
-    for j in range(16):
-        acc[j] = 0
-    for k0 in range(0, nb, 16):
-        for j in range(16):
-            L = pt_weighted(kind, a[k0 + j], b[k0 + j], p1, &dA, &dB)
-            acc[j] += L * w[k0 + j]
-            wl[k0 + j] = L * w[k0 + j]
-            raw[k0 + j] = L
-            g = w[k0 + j] * gscale
-            da[k0 + j] = dA * g
-            db[k0 + j] = dB * g
-    for j in range(n - nb):
-        L = pt_weighted(kind, a[nb + j], b[nb + j], p1, &dA, &dB)
-        acc[j] += L * w[nb + j]
-        wl[nb + j] = L * w[nb + j]
-        raw[nb + j] = L
-        g = w[nb + j] * gscale
-        da[nb + j] = dA * g
-        db[nb + j] = dB * g
+            wl[nb + j] = L * wk
+            raw[nb + j] = L
+            da[nb + j] = dA * g
+            db[nb + j] = dB * g
     return lanes_done(acc)
 
 
 cdef inline real run_kind(int kind, bint own, const real *a, const real *b, const real *w,
                           Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
                           real *da, real *db) noexcept nogil:
-    # one call per constant kind, so each inlined loop is specialised
-    if own:
-        if kind == K_IDENTITY:
-            return run_own(K_IDENTITY, a, b, w, n, p1, gscale, wl, raw, da, db)
-        if kind == K_ABSDIFF:
-            return run_own(K_ABSDIFF, a, b, w, n, p1, gscale, wl, raw, da, db)
-        if kind == K_SQDIFF:
-            return run_own(K_SQDIFF, a, b, w, n, p1, gscale, wl, raw, da, db)
-        if kind == K_HUBER:
-            return run_own(K_HUBER, a, b, w, n, p1, gscale, wl, raw, da, db)
-        if kind == K_LOGLOSS:
-            return run_own(K_LOGLOSS, a, b, w, n, p1, gscale, wl, raw, da, db)
-        if kind == K_HINGE:
-            return run_own(K_HINGE, a, b, w, n, p1, gscale, wl, raw, da, db)
-        return run_own(K_SIGMOID, a, b, w, n, p1, gscale, wl, raw, da, db)
+    # run-time kind -> the loop specialised for it
     if kind == K_IDENTITY:
-        return run_shared(K_IDENTITY, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TIdentity*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
     if kind == K_ABSDIFF:
-        return run_shared(K_ABSDIFF, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TAbsDiff*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
     if kind == K_SQDIFF:
-        return run_shared(K_SQDIFF, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TSqDiff*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
     if kind == K_HUBER:
-        return run_shared(K_HUBER, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<THuber*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
     if kind == K_LOGLOSS:
-        return run_shared(K_LOGLOSS, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TLogLoss*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
     if kind == K_HINGE:
-        return run_shared(K_HINGE, a, b, w[0], n, p1, gscale, wl, raw, da, db)
-    return run_shared(K_SIGMOID, a, b, w[0], n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<THinge*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+    return run_weighted(<TSigmoid*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
 
 
 def k_weighted(int kind,
