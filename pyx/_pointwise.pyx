@@ -162,7 +162,8 @@ KINDS = {"identity": K_IDENTITY, "absolute_difference": K_ABSDIFF,
 
 
 cdef inline real sign_(real e) noexcept nogil:
-    return (e > 0) - (e < 0)
+    # TF's sign: 0 at 0, NaN at NaN
+    return (e > 0) - (e < 0) if e == e else e
 
 
 # One tag type per kind: a fused type over the tags specialises every loop
@@ -225,11 +226,11 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real *da,
         da[0] = -log_(b + p1) + log_((1 - b) + p1)
         return -a * log_(b + p1) - (1 - a) * log_((1 - b) + p1)
     elif kind_t is THinge:                      # t = 2a - 1: relu(1 - t b)
-        t = 2 * a - 1
-        m = 1 - t * b
-        db[0] = -t if m > 0 else 0
-        da[0] = -2 * b if m > 0 else 0
-        return m if m > 0 else 0
+        t = 2 * a - 1                           # relu' = [m > 0] multiplies the chain
+        m = 1 - t * b                           # (so NaN inputs give NaN as in TF)
+        db[0] = -t * (m > 0)
+        da[0] = -2 * b * (m > 0)
+        return m if not (m <= 0) else 0
     else:                                       # sigmoid xent, labels smoothed:
         z = a * (1 - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
         da[0] = -b * (1 - p1)

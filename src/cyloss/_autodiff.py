@@ -7,6 +7,7 @@ gradients its kernel computed in the same pass.
 
     value, grad = cyloss.value_and_grad(fn, wrt="logits")(*args, **kwargs)
 """
+import contextvars
 import functools
 import inspect
 
@@ -27,6 +28,14 @@ class Ctx:
 
 
 VALUE_ONLY = Ctx(False)
+
+# Set while a backward function re-runs a forward pass: side effects of the
+# forward (adding the loss to a collection) must not happen twice.
+_recomputing = contextvars.ContextVar("cyloss_recomputing", default=False)
+
+
+def recomputing():
+    return _recomputing.get()
 
 
 def differentiable(*wrt):
@@ -91,7 +100,14 @@ def vjp(fn, *args, **kwargs):
     def backward(dy=None):
         # The first call may scale the forward pass' buffers in place; a
         # second call recomputes them rather than reuse consumed buffers.
-        b = fresh.pop() if fresh else impl(Ctx(True), *args, **kwargs)[1]
+        if fresh:
+            b = fresh.pop()
+        else:
+            token = _recomputing.set(True)
+            try:
+                b = impl(Ctx(True), *args, **kwargs)[1]
+            finally:
+                _recomputing.reset(token)
         return {k: np.asarray(g) for k, g in b(_as_dy(dy, value)).items()}
 
     return value, backward

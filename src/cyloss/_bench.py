@@ -520,11 +520,14 @@ class BusyMeter:
         self.t0 = self._read() if self.ok else None
 
     def cores(self):
-        """Mean number of cores other processes kept busy since start()."""
+        """Mean number of cores other processes kept busy since start() (None for
+        windows too short to tell)."""
         if not self.ok:
             return None
         b1, o1, w1 = self._read()
         b0, o0, w0 = self.t0
+        if w1 - w0 < 0.25:                 # jiffies are 10 ms: too coarse to judge
+            return None
         return max(0.0, ((b1 - b0) - (o1 - o0)) / max(w1 - w0, 1e-9))
 
 
@@ -717,7 +720,7 @@ def run(args):
     _wait(args)
     impls = [i for i in impls if _peer_for(i, peers) is not None]
     _progress("measuring copy bandwidth ...", args.quiet)
-    bw = copy_bandwidth(threads, repeat=5 if args.quick else 9)
+    bw = copy_bandwidth(threads, repeat=5 if args.quick else 9, nbytes=args.copy_mb << 20)
     meta = _meta(args, peers, threads, bw)
 
     results = []
@@ -764,7 +767,7 @@ def run(args):
     if not args.quick:                 # again at the end: the limit is the better of the two
         _progress("measuring copy bandwidth again ...", args.quiet)
         _wait(args)
-        bw2 = copy_bandwidth(threads)
+        bw2 = copy_bandwidth(threads, nbytes=args.copy_mb << 20)
         bw["runs"] = [{k: v for k, v in b.items() if k != "runs"} for b in (dict(bw), bw2)]
         for k, v in bw2.items():
             if isinstance(v, tuple) and v[0] > bw[k][0]:
@@ -844,6 +847,7 @@ def _meta(args, peers, threads, bw):
         "cpu": _cpu_model(), "cores": _cores(), "platform": platform.platform(),
         "python": sys.version.split()[0],
         "simd": _kernels.level(), "CYLOSS_SIMD": os.environ.get("CYLOSS_SIMD", ""),
+        "kernels_built": _built_at(_kernels),
         "threads": threads,
         "versions": {name: p.version() for name, p in peers.items() if name != "numpy"},
         "numpy": np.__version__,
@@ -853,6 +857,15 @@ def _meta(args, peers, threads, bw):
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "copy_limit_gbps": bw["limit"] / 1e9,
     }
+
+
+def _built_at(kernels):
+    """Modification time of the kernel modules in use (they may be rebuilt)."""
+    try:
+        path = kernels.K.softmax.__file__
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(path)))
+    except (AttributeError, OSError):
+        return None
 
 
 def _cpu_model():
@@ -967,14 +980,15 @@ def _mark(r, res):
 
 def _meta_lines(res):
     m, bw = res["meta"], res["copy_bandwidth"]
-    lines = [f"machine: {m['cpu']}, {m['cores']} cores; {m['platform']}",
-             f"cyloss SIMD level: {m['simd']} (CYLOSS_SIMD={m['CYLOSS_SIMD'] or 'unset'}); "
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores; {m['platform']}; run {m['date']}",
+             f"cyloss SIMD level: {m['simd']} (CYLOSS_SIMD={m['CYLOSS_SIMD'] or 'unset'}; "
+             f"kernels built {m.get('kernels_built')}); "
              f"threads: {m['threads']} for cyloss and every peer",
              "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + f", numpy {m['numpy']}, python {m['python']}",
              f"timing: median of {m['repeat']} samples of >= {m['sample_ms']} ms each, after "
              f"{m['warmup_ms']} ms warm-up; ratio = peer median / cyloss median",
-             "copy bandwidth (np.copyto, 256 MB, read+write): " + ", ".join(
+             f"copy bandwidth (np.copyto, {bw['bytes'] >> 20} MB, read+write): " + ", ".join(
                  f"{k} {v[0] / 1e9:.1f} GB/s" for k, v in bw.items()
                  if isinstance(v, tuple)) + f"; limit line {bw['limit'] / 1e9:.1f} GB/s"
              + ("" if args_quick(m) else " (best of a measurement before and after the run)")]
@@ -985,7 +999,8 @@ def _meta_lines(res):
     return lines
 
 
-def render_text(res, out=sys.stdout):
+def render_text(res, out=None):
+    out = sys.stdout if out is None else out
     header, rows = _table_rows(res)
     try:
         from rich.console import Console
@@ -1066,6 +1081,8 @@ def build_parser():
     p.add_argument("--simd", choices=("base", "avx2", "avx512"), default=None,
                    help="switch cyloss' SIMD level in-process (default: CYLOSS_SIMD or best)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--copy-mb", type=int, default=COPY_BYTES >> 20,
+                   help="size of the array copied for the bandwidth limit line (default 256)")
     p.add_argument("--wait-quiet", type=float, default=None, metavar="S",
                    help="wait up to S seconds for a quiet machine before the run and before "
                         "re-measuring a noisy measurement (default 30; 0 with --quick)")

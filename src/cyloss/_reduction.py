@@ -98,6 +98,7 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     want_b = ctx.wants(names[1])
     want_w = ctx.wants("weights")
     live = d != 0.0
+    gscale = 1.0 if none else (1.0 / d if live else 0.0)
     K = _kernels.K.pointwise
     block = K.WEIGHTED_BLOCK
     nt = for_work(n)
@@ -105,10 +106,9 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     partials = np.empty(max(1, n_rows * -(-inner // block)), dtype)
     junk = np.empty((nt, 4 * block), dtype)
     wl = np.empty(n, dtype) if none else None
-    raw = np.empty(n, dtype) if want_w and live else None
-    da = np.empty(n, dtype) if want_a and live else None
-    db = np.empty(n, dtype) if want_b and live else None
-    gscale = 1.0 if none else (1.0 / d if live else 0.0)
+    raw = np.empty(n, dtype) if want_w else None
+    da = np.empty(n, dtype) if want_a else None
+    db = np.empty(n, dtype) if want_b else None
     s = K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wflat, max(n_rows, 1),
                      p1, gscale, wl, raw, da, db, junk, partials, nt)
     if none:
@@ -123,15 +123,13 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
         for name, g in ((names[0], da), (names[1], db)):
             if name is None or not ctx.wants(name):
                 continue
-            if g is None:                               # D == 0: no gradient flows
-                out[name] = np.zeros(shape, dtype)
-                continue
             g = g.reshape(shape)
             if dy is not None:
                 g *= dy                                 # elementwise (NONE) or scalar
             out[name] = g
         if want_w:
-            out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction)
+            with np.errstate(invalid="ignore"):         # 0 * inf is TF's NaN too
+                out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction)
         return out
     return value, backward
 
@@ -139,11 +137,11 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
 def _weights_grad(raw, s, d, dy, shape, w, reduction):
     """dL/dw: the (unweighted) losses times the upstream factor, summed back
     over the broadcast axes; MEAN also differentiates its denominator sum(w)."""
-    if raw is None:                                     # D == 0: no gradient flows
-        return np.zeros(w.shape, raw.dtype if raw is not None else w.dtype)
     g = raw.reshape(shape)
     if reduction == Reduction.NONE:
         g = g if dy is None else g * dy
+    elif d == 0:                        # div_no_nan passes 0 to both its inputs
+        g = g * raw.dtype.type(0)
     else:
         f = 1.0 if dy is None else dy
         g = g * (f / d)
