@@ -13,6 +13,18 @@ TensorFlow's CPU kernels flush denormals to zero, cyloss may not.
 Non-finite values are compared exactly: NaN must face NaN (NaN vs NaN is
 equal, NaN vs a number fails), an infinity must face the same infinity.
 dtype and shape must be identical.
+
+Narrowing (registry.Narrowing): where TF computes an output in a narrower
+type than the inputs (tf.compat.v1.losses: float32 for float64 inputs) and
+cyloss deliberately does not (API.md "never narrows"), the engine passes
+`dtype` = the narrow type, so the error is measured in units of ITS eps (the
+scale functions include the rounding of the inputs to it), `widened` = the
+dtype cyloss must return (TF's may be the narrow one), and, on cases whose
+terms leave the narrow type's range, `overflow=True`: a non-finite TF
+element is then not a constraint (float32 overflowed to inf, or inf - inf /
+0 * inf made a NaN; cyloss' wider type did not, or overflowed only when its
+result was rounded to a float32 output). Every finite TF element is compared
+as usual, so cyloss may not be non-finite where TF is finite.
 """
 from dataclasses import dataclass
 
@@ -37,6 +49,7 @@ class Comparison:
     detail: str = ""
     n_nan: int = 0              # NaN positions (agreeing) in the expected result
     n_inf: int = 0
+    n_narrow_overflow: int = 0  # TF non-finite elements left unconstrained (narrowing)
 
     def to_dict(self):
         return {k: (_jsonable(v)) for k, v in self.__dict__.items()}
@@ -57,16 +70,25 @@ def _jsonable(v):
     return v
 
 
-def compare(output, got, expected, scale, tol, dtype=None):
+def compare(output, got, expected, scale, tol, dtype=None, widened=None, overflow=False):
     """Compare cyloss' `got` with TensorFlow's `expected` (NumPy arrays).
     `dtype`: the precision the function computes in (default: the expected
     dtype); eps and tiny come from the coarser of it and the output's dtype. A
     float64 gradient of float64 labels fed to float32 logits is computed in
-    float32, for instance."""
+    float32, for instance. `widened`: the dtype cyloss must return where TF
+    narrows (TF's may then be `dtype` or `widened`); `overflow`: see the module
+    docstring."""
     got = np.asarray(got)
     expected = np.asarray(expected)
     c = Comparison(output, ok=True, tol=tol)
-    if got.dtype != expected.dtype:
+    if widened is not None:
+        allowed = {np.dtype(widened), np.dtype(dtype or widened)}
+        if got.dtype != np.dtype(widened) or expected.dtype not in allowed:
+            c.ok, c.problem = False, "dtype"
+            c.detail = (f"dtype {got.dtype} (TF's {expected.dtype}): cyloss must return "
+                        f"{np.dtype(widened)} where TF narrows to {dtype}")
+            return c
+    elif got.dtype != expected.dtype:
         c.ok, c.problem = False, "dtype"
         c.detail = f"dtype {got.dtype} != TF's {expected.dtype}"
         return c
@@ -83,6 +105,11 @@ def compare(output, got, expected, scale, tol, dtype=None):
     c.n_inf = int(np.isinf(e).sum())
     nan_bad = gn != en
     inf_bad = ~gn & ~en & (np.isinf(g) | np.isinf(e)) & (g != e)
+    if overflow:        # TF's narrow type overflowed where cyloss' did not
+        narrow_only = ~np.isfinite(e)
+        c.n_narrow_overflow = int(narrow_only.sum())
+        nan_bad &= ~narrow_only
+        inf_bad &= ~narrow_only
     if nan_bad.any() or inf_bad.any():
         bad = nan_bad | inf_bad
         flat = int(np.argmax(bad.ravel()))

@@ -89,8 +89,12 @@ def _exc(e):
 def _tf_args(entry, case, tf):
     targs = {}
     for name, v in case.args.items():
-        if name in entry.convert:
-            like = np.asarray(case.args[entry.convert[name]]).dtype
+        spec = entry.convert.get(name)
+        if spec is not None and not isinstance(spec, str):     # registry.Weak
+            weak = isinstance(v, float) or (isinstance(v, np.generic) and v.dtype.kind == "f")
+            spec = spec.like if weak else None
+        if spec is not None:
+            like = np.asarray(case.args[spec]).dtype
             targs[name] = tf.constant(np.asarray(v), dtype=like)
         else:
             targs[name] = tf.constant(np.asarray(v))
@@ -142,7 +146,10 @@ def tf_reference(entry, case):
 
 def run_case(entry, case):
     t0 = time.perf_counter()
-    res = _run_error_case(entry, case) if case.expect else _run_value_case(entry, case)
+    if entry.check is not None:
+        res = entry.check(entry, case)
+    else:
+        res = _run_error_case(entry, case) if case.expect else _run_value_case(entry, case)
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -187,13 +194,20 @@ def _run_value_case(entry, case):
         scales = {}
     outputs = [("value", np.asarray(plain), np.asarray(ref))]
     outputs += [(k, grads.get(k), v) for k, v in ref_grads.items()]
+    nar = entry.narrowing if entry.narrowing and entry.narrowing.applies(case) else None
+    ovf = bool(nar and nar.overflows and nar.overflows(case))
     for name, got, exp in outputs:
         if got is None:
             res.comparisons.append(missing(name, "TF returns a gradient, cyloss does not"))
             continue
         tol = entry.tol[name].k
         sc = scales.get(name, np.abs(np.asarray(exp, np.float64)))
-        res.comparisons.append(compare(name, got, exp, sc, tol, dtype=case.dtype))
+        if nar and name in nar.outputs:     # TF computes this output in nar.to
+            res.comparisons.append(compare(
+                name, got, exp, sc, tol, dtype=nar.to,
+                widened=case.dtype if name == "value" else None, overflow=ovf))
+        else:
+            res.comparisons.append(compare(name, got, exp, sc, tol, dtype=case.dtype))
     for k in grads:
         if k not in ref_grads:
             res.comparisons.append(extra(k, "cyloss returns a gradient TF does not "
@@ -323,15 +337,20 @@ def run_fixed(entry, on_result):
         on_result(run_case(entry, case))
 
 
+def examples_for(entry, mode):
+    """Random cases per run: the entry's budget for this mode, else the mode's."""
+    return int(entry.budget.get(mode.name, mode.examples))
+
+
 def run_random(entry, mode, suite_seed, on_result, examples=None):
-    """Run `examples` (default: the mode's) hypothesis cases of `entry`. Every
+    """Run `examples` (default: examples_for) hypothesis cases of `entry`. Every
     case is checked and reported through on_result; nothing is raised, so
     hypothesis neither stops at the first failure nor shrinks (reports stay
     reproducible and the run time bounded)."""
     strategy = entry.cases(mode, entry.key)
 
     @hypothesis_seed(_seed_for(suite_seed, entry.key))
-    @settings(max_examples=examples or mode.examples, database=None, deadline=None,
+    @settings(max_examples=examples or examples_for(entry, mode), database=None, deadline=None,
               derandomize=False, phases=(Phase.generate,), print_blob=False,
               suppress_health_check=list(HealthCheck))
     @given(strategy)

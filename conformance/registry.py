@@ -10,7 +10,8 @@ every such case).
 
 Adding a function is one `_add(Entry(...))` call: reuse a strategy from
 samples.py (or write one), pick or write a scale function, list the
-tolerances. The completeness test fails until every name in the `__all__` of
+tolerances. cyloss.losses and cyloss.contrib.losses have theirs in
+registry_losses.py (strategies in samples_losses.py), imported at the end. The completeness test fails until every name in the `__all__` of
 every public namespace has an entry (or is listed in NOT_CHECKED with a reason).
 
 Tolerances are k * eps(dtype) * scale, where scale is the magnitude of the
@@ -63,6 +64,38 @@ class Divergence:
     substitute: object
 
 
+@dataclass(frozen=True)
+class Weak:
+    """An Entry.convert spec: only values without an array dtype of their own
+    (Python floats, NumPy float scalars) are given to TF in the dtype of
+    argument `like` (a Python float has no dtype; cyloss computes it in that
+    dtype and returns its gradient there); arrays, 0-d included, and integers
+    keep their own dtype. A plain string converts every value."""
+    like: str
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """TF computes `outputs` in the narrower float type `to` when a case's
+    dtype is wider (tf.compat.v1.losses: float32 for float64 inputs, float32
+    results for group A), while cyloss computes and returns the case's dtype
+    (API.md: "never narrows"). On such a case (`applies`) the compare step
+    requires cyloss' value in the case dtype (TF's may be `to`), measures each
+    listed output in units of eps(`to`) -- the entry's scale functions then add
+    the rounding of the inputs to `to` -- and, when `overflows(case)` (terms
+    beyond `to`'s range), leaves TF's non-finite elements unconstrained (its
+    float32 overflowed; cyloss' finite elements must still match TF's finite
+    ones). Outputs not listed keep the case dtype's eps (TF computes them at
+    full precision). Tolerances are not loosened: k stays the entry's."""
+    to: str
+    outputs: tuple
+    reason: str
+    overflows: object = None        # case -> bool
+
+    def applies(self, case):
+        return bool(case.dtype) and np.finfo(case.dtype).eps < np.finfo(self.to).eps
+
+
 @dataclass
 class Entry:
     key: str                        # "<namespace>.<name>", e.g. "nn.softmax"
@@ -78,6 +111,10 @@ class Entry:
     divergences: dict = field(default_factory=dict)  # key -> Divergence
     convert: dict = field(default_factory=dict)      # arg -> arg whose dtype TF converts it to
     notes: str = ""
+    narrowing: Narrowing = None     # TF computes in a narrower type (see Narrowing)
+    budget: dict = field(default_factory=dict)       # mode name -> random cases (else the mode's)
+    check: object = None            # (entry, case) -> engine.CaseResult: entries that are not
+    #                                 array functions (collections, Reduction) run their own cases
 
     def fixed_cases(self):
         out = []
@@ -766,3 +803,7 @@ _add(Entry(
         err("int32", {"t": np.arange(3, dtype=np.int32)}, "InvalidArgumentError", "TypeError",
             "dtype error: TF's op rejects T=int32; cyloss TypeError"),
     ]))
+
+
+# Further namespaces live in their own modules; importing them adds their entries.
+from . import registry_losses  # noqa: E402,F401

@@ -182,6 +182,9 @@ def write_reports(directory, header, stats_list, registry, failures):
                                 "cases": st.divergent.get(k, 0)}
                             for k, d in e.divergences.items()},
             "differentiated": list(e.wrt), "notes": e.notes,
+            "narrowing": None if e.narrowing is None else {
+                "to": e.narrowing.to, "outputs": list(e.narrowing.outputs),
+                "reason": e.narrowing.reason},
         }
     doc = {
         "header": header, "ok": all(r["failed"] == 0 for r in rows), "functions": rows,
@@ -216,7 +219,8 @@ def _markdown(doc):
                    f"{r['result']} |")
     out += ["", "Errors are |cyloss - TF| / (eps(dtype) * scale), scale = magnitude of the "
                 "terms behind each element (see conformance/registry.py). NaN positions and "
-                "infinities are compared exactly.", ""]
+                "infinities are compared exactly (except where a narrowing entry's float32 "
+                "overflows and cyloss' float64 does not, see compare.py).", ""]
     out += ["## Tolerances and divergences", ""]
     for key, e in doc["entries"].items():
         out.append(f"### `{key}`")
@@ -226,6 +230,10 @@ def _markdown(doc):
             out.append(f"- `{k}`: {t['k_eps']:g} eps: {t['reason']}")
         for k, d in e["divergences"].items():
             out.append(f"- divergence `{k}` ({d['cases']} cases): {d['reason']}")
+        if e.get("narrowing"):
+            n = e["narrowing"]
+            out.append(f"- narrowing: TF computes {', '.join(n['outputs'])} in {n['to']} for "
+                       f"wider inputs; compared in eps({n['to']}): {n['reason']}")
         out.append("")
     if doc["failures"]:
         out += ["## Failures", ""]

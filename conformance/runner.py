@@ -39,7 +39,8 @@ def _parser():
     p.add_argument("--only", metavar="SUBSTR", action="append", default=[],
                    help="only functions whose key contains SUBSTR (repeatable)")
     p.add_argument("--examples", type=int, default=None,
-                   help="random examples per function (default: the mode's)")
+                   help="random examples per function (default: the entry's budget "
+                        "for the mode, else the mode's)")
     p.add_argument("--replay", metavar="FILE",
                    help="re-run one saved case (DIR/cases/*.npz) and print the comparison")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -152,8 +153,8 @@ def main(argv=None):
     if not entries:
         console.print(f"no function matches {args.only}", style="bold red")
         return 2
-    examples = args.examples or mode.examples
-    header = _header(mode, seed, examples)
+    header = _header(mode, seed, args.examples or
+                     f"{mode.examples} (or the entry's budget)")
     console.print("cyloss conformance", style="bold")
     for k, v in header.items():
         console.print(f"  {k:<28} {v}")
@@ -168,7 +169,8 @@ def main(argv=None):
         progress.start()
     try:
         for entry in entries:
-            total = len(entry.fixed_cases()) + examples
+            n_random = args.examples or engine.examples_for(entry, mode)
+            total = len(entry.fixed_cases()) + n_random
             task = progress.add_task(entry.key, total=total, status="") if progress else None
             if not progress:
                 console.print(f"  {entry.key} ...")
@@ -179,7 +181,7 @@ def main(argv=None):
                     if not r.ok:
                         progress.update(task, status="FAIL")
 
-            stats = engine.run_entry(entry, mode, seed, on_result, examples)
+            stats = engine.run_entry(entry, mode, seed, on_result, n_random)
             if progress:
                 progress.update(task, completed=total,
                                 status="ok" if stats.failed == 0 else f"{stats.failed} FAILED")

@@ -160,9 +160,16 @@ def test_add_n_rules():
         with pytest.raises(ValueError, match="Shapes must be equal"):
             L.get_total_loss()
     with L.collection():
-        L.mean_squared_error(np.ones(2, F32), np.ones(2, F32))
-        L.mean_squared_error(np.ones(2, F64), np.ones(2, F64))
-        with pytest.raises(TypeError, match="have types \\[float32, float64\\] that don't all"):
+        # TF's group-A losses are float32 for any input, so these two add up in
+        # TF; cyloss keeps the float64 one's precision in the sum
+        L.mean_squared_error(np.ones(2, F32), np.zeros(2, F32))
+        L.mean_squared_error(np.ones(2, F64), np.zeros(2, F64))
+        total = L.get_total_loss()
+        assert total == 2 and total.dtype == F64
+        # a float64 cross-entropy stays float64 in TF: it cannot join float32
+        L.sparse_softmax_cross_entropy(np.array([1]), np.ones((1, 3)))
+        with pytest.raises(TypeError, match="have types \\[float32, float32, float64\\] "
+                                            "that don't all"):
             L.get_total_loss()
     with L.collection():
         L.add_loss(3)                                 # Python ints are int32 (as TF)

@@ -47,6 +47,7 @@ class LossCollection:
 
     def __init__(self):
         self._items = {}            # key -> [(name or None, value)]
+        self._tf_dtypes = {}        # id(value) -> TF's dtype, where it differs
         self._used = {}             # lower-cased scope name -> times used
         self._lock = threading.Lock()
 
@@ -70,9 +71,26 @@ class LossCollection:
             self._used[f"{key}_{i}"] = 1
             return f"{name}_{i}"
 
-    def add(self, key, value, name=None):
+    def add(self, key, value, name=None, tf_dtype=None):
+        """Append `value`; `tf_dtype` is the dtype TF's loss would have had
+        where cyloss keeps more precision (float64 where TF returns float32),
+        so that add_n raises exactly where TF's would."""
         with self._lock:
             self._items.setdefault(key, []).append((name, value))
+            if tf_dtype is not None:
+                self._tf_dtypes[id(value)] = np.dtype(tf_dtype)
+
+    def tf_dtype(self, value):
+        """The dtype TF gives `value` in add_n."""
+        with self._lock:
+            d = self._tf_dtypes.get(id(value))
+        if d is not None:
+            return d
+        if type(value) is float:        # TF converts a Python float to float32
+            return np.dtype(np.float32)
+        if type(value) is int:
+            return np.dtype(np.int32)
+        return np.asarray(value).dtype
 
     def get(self, key, scope=None):
         """The values of collection `key` (a new list); with `scope`, only
@@ -134,7 +152,7 @@ def active():
     return _ACTIVE.get()
 
 
-def record(value, loss_collection, scope, default):
+def record(value, loss_collection, scope, default, tf_dtype=None):
     """What every loss does with its result: inside a block, open its scope
     name (as TF does, even when nothing is added) and add the value to
     `loss_collection` under "<scope>/value:0"."""
@@ -143,7 +161,7 @@ def record(value, loss_collection, scope, default):
         return
     name = c.scope_name(scope, default)
     if loss_collection:
-        c.add(loss_collection, value, _tensor_name(c, name))
+        c.add(loss_collection, value, _tensor_name(c, name), tf_dtype)
 
 
 def _tensor_name(c, scope_name):
@@ -193,7 +211,7 @@ def get_regularization_loss(scope=None, name="total_regularization_loss"):
     as TF's add_n), or a float32 0.0 when there are none."""
     losses = get_regularization_losses(scope)
     if losses:
-        return add_n(losses)
+        return add_n(losses, _ACTIVE.get())
     return np.asarray(0.0, np.float32)
 
 
@@ -205,42 +223,28 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None
     losses = get_losses(scope=scope)
     if add_regularization_losses:
         losses += get_regularization_losses(scope=scope)
-    return add_n(losses)
+    return add_n(losses, _ACTIVE.get())
 
 
-def _member(v):
-    """(array, weak): Python floats take the dtype of the other members
-    (float32 alone), Python ints are int32 as TF converts them."""
-    if type(v) is float:            # not np.float64, a float subclass with a dtype
-        return np.asarray(v), True
-    if type(v) is int:
-        return np.asarray(v, np.int32), False
-    return np.asarray(v), False
-
-
-def add_n(values):
-    """Elementwise sum of same-dtype, same-shape values, added left to right
-    (TF's add_n rules and messages)."""
+def add_n(values, c=None):
+    """Elementwise sum of same-shape values, added left to right, with TF's
+    add_n rules and messages. The dtype check uses the dtypes TF would have
+    (collection `c` knows which cyloss results TF would have narrowed to
+    float32; a Python float is float32 to TF), the sum the widest real dtype
+    among the values, so float64 results keep their precision."""
     if not values:
         raise ValueError(_ADD_N_INPUTS)
-    members = [_member(v) for v in values]
-    strong = []
-    for a, weak in members:
-        if not weak and a.dtype not in strong:
-            strong.append(a.dtype)
-    if len(strong) > 1:
+    tf_dtypes = [(c or LossCollection()).tf_dtype(v) for v in values]
+    if any(d != tf_dtypes[0] for d in tf_dtypes):
         raise TypeError(f"Tensors in list passed to 'inputs' of 'AddN' Op have types "
-                        f"[{', '.join(str(a.dtype) for a, w in members if not w)}] that "
-                        f"don't all match.")
-    dtype = strong[0] if strong else np.dtype(np.float32)
-    arrays = []
-    for a, weak in members:
+                        f"[{', '.join(str(d) for d in tf_dtypes)}] that don't all match.")
+    arrays = [np.asarray(v, np.int32) if type(v) is int else np.asarray(v) for v in values]
+    for a in arrays:
         if a.dtype.kind not in "biuf":
             raise TypeError(f"add_n: a loss of dtype {a.dtype} cannot be added")
-        if weak and dtype.kind != "f":
-            raise TypeError(f"Tensors in list passed to 'inputs' of 'AddN' Op have types "
-                            f"[{dtype}, float32] that don't all match.")
-        arrays.append(a.astype(dtype, copy=False))
+    strong = [a.dtype for v, a in zip(values, arrays) if type(v) not in (int, float)]
+    dtype = max(strong, key=lambda d: d.itemsize) if strong else tf_dtypes[0]
+    arrays = [a.astype(dtype, copy=False) for a in arrays]
     shapes = [a.shape for a in arrays]
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"Shapes must be equal to add losses (add_n), got shapes "

@@ -89,6 +89,14 @@ def _compute_dtype(a):
     return a.dtype if a.dtype in ck.FLOATS else _F32
 
 
+def tf_dtype_of(x):
+    """The dtype TF's result has when cyloss' keeps its input's: float32 for a
+    Python value (TF makes a float32 tensor of it; cyloss computes it as
+    NumPy does, in float64), None (the value's own dtype) otherwise. Recorded
+    with the loss so that get_total_loss raises where TF's add_n would."""
+    return _F32 if isinstance(x, (list, tuple, float, int)) else None
+
+
 def grad_dtype(x, compute):
     """The dtype of the gradient w.r.t. input `x`, or None where TF gives none
     (integer and boolean inputs, the default weight). Python floats, lists
@@ -158,7 +166,7 @@ def _pointwise(ctx, kind, labels, predictions, weights, scope, loss_collection, 
     _given(predictions, names[1])
     l, p, dtypes = _pair(labels, predictions, names)
     value, bwd = weighted_loss(ctx, kind, l, p, weights, reduction, p1, names, dtypes)
-    record(value, loss_collection, scope, default)
+    record(value, loss_collection, scope, default, tf_dtype=_F32)   # TF: float32 always
     return value, bwd
 
 
@@ -211,7 +219,7 @@ def compute_weighted_loss(ctx, losses, weights=ONE, scope=None, loss_collection=
                                (None, "losses"), {"losses": grad_dtype(losses, dt)})
     if L0.dtype != dt:
         value = value.astype(L0.dtype)
-    record(value, loss_collection, scope, "weighted_loss")
+    record(value, loss_collection, scope, "weighted_loss", tf_dtype=tf_dtype_of(losses))
     return value, bwd
 
 
@@ -332,7 +340,7 @@ def cosine_distance(ctx, labels, predictions, axis=None, weights=ONE, scope=None
                + (["weights"] if ctx.wants("weights") else []))
     value, bwd = weighted_loss(sub, "identity", losses, losses, weights, reduction, 0.0,
                                (None, "losses"), {"losses": p.dtype})
-    record(value, loss_collection, scope, "cosine_distance_loss")
+    record(value, loss_collection, scope, "cosine_distance_loss", tf_dtype=_F32)
     return chained(ctx, value, bwd, chain)
 
 
@@ -368,7 +376,7 @@ def mean_pairwise_squared_error(ctx, labels, predictions, weights=ONE, scope=Non
     dtypes = {"labels": grad_dtype(labels, dt), "predictions": grad_dtype(predictions, dt),
               "weights": grad_dtype(weights, dt)}
     value, backward = pairwise(ctx, l, p, w, dtypes, True, ("labels", "predictions", "weights"))
-    record(value, loss_collection, scope, "mean_pairwise_squared_error")
+    record(value, loss_collection, scope, "mean_pairwise_squared_error", tf_dtype=_F32)
     return value, backward
 
 
@@ -475,7 +483,8 @@ def sigmoid_cross_entropy(ctx, multi_class_labels, logits, weights=ONE, label_sm
     ls = float(label_smoothing) if label_smoothing > 0 else 0.0
     dtypes = {names[0]: grad_dtype(multi_class_labels, x.dtype), names[1]: x.dtype}
     value, bwd = weighted_loss(ctx, "sigmoid", z, x, weights, reduction, ls, names, dtypes)
-    record(value, loss_collection, scope, "sigmoid_cross_entropy_loss")
+    record(value, loss_collection, scope, "sigmoid_cross_entropy_loss",
+           tf_dtype=tf_dtype_of(logits))
     return value, bwd
 
 
@@ -509,7 +518,8 @@ def softmax_cross_entropy(ctx, onehot_labels, logits, weights=ONE, label_smoothi
         y = smooth_onehot(y, float(label_smoothing), x.shape[-1])
     rows, row_bwd = _dense_rows(ctx, y, x)
     value, backward = reduce_rows(ctx, rows, row_bwd, weights, reduction, "logits", x.dtype)
-    record(value, loss_collection, scope, "softmax_cross_entropy_loss")
+    record(value, loss_collection, scope, "softmax_cross_entropy_loss",
+           tf_dtype=tf_dtype_of(logits))
     return value, backward
 
 
@@ -571,5 +581,6 @@ def sparse_softmax_cross_entropy(ctx, labels, logits, weights=ONE, scope=None,
             if "weights" in out:
                 out["weights"] = out["weights"].reshape(w_shape)
             return out
-    record(value, loss_collection, scope, "sparse_softmax_cross_entropy_loss")
+    record(value, loss_collection, scope, "sparse_softmax_cross_entropy_loss",
+           tf_dtype=tf_dtype_of(logits))
     return value, backward

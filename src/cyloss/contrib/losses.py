@@ -123,7 +123,7 @@ def _pointwise(ctx, kind, labels, predictions, weights, wname, scope, p1, names,
     _core._given(labels, names[0])
     l, p, dtypes = _core._pair(labels, predictions, names)
     value, bwd = contrib_reduce(ctx, kind, l, p, weights, wname, p1, names, dtypes)
-    record(value, LOSSES, scope, default)
+    record(value, LOSSES, scope, default, tf_dtype=np.float32)   # contrib: to_float first
     return value, bwd
 
 
@@ -163,7 +163,7 @@ def compute_weighted_loss(ctx, losses, weights=_ONE, scope=None, weight=None):
                                 {"losses": _core.grad_dtype(losses, dt)})
     if L0.dtype != dt:
         value = value.astype(L0.dtype)
-    record(value, LOSSES, scope, "weighted_loss")
+    record(value, LOSSES, scope, "weighted_loss", tf_dtype=_core.tf_dtype_of(losses))
     return value, bwd
 
 
@@ -243,7 +243,7 @@ def cosine_distance(ctx, predictions, labels=None, axis=None, weights=_ONE, scop
                      + ([wname] if ctx.wants(wname) else []))
     value, bwd = contrib_reduce(sub, "identity", losses, losses, w, wname, 0.0,
                                 (None, "losses"), {"losses": p.dtype})
-    record(value, LOSSES, scope, "cosine_distance_loss")
+    record(value, LOSSES, scope, "cosine_distance_loss", tf_dtype=np.float32)
     if not ctx.grad:
         return value, None
 
@@ -266,7 +266,7 @@ def _pairwise(ctx, labels, predictions, weights, wname, scope, names, default):
     dtypes[wname] = _core.grad_dtype(weights, p.dtype)
     value, bwd = _core.pairwise(ctx, l, p, wa.astype(p.dtype, copy=False), dtypes, False,
                                 (names[0], names[1], wname))
-    record(value, LOSSES, scope, default)
+    record(value, LOSSES, scope, default, tf_dtype=np.float32)
     return value, bwd
 
 
@@ -303,7 +303,7 @@ def sigmoid_cross_entropy(ctx, logits, multi_class_labels, weights=_ONE, label_s
     ls = float(label_smoothing) if label_smoothing > 0 else 0.0
     dtypes = {names[0]: _core.grad_dtype(multi_class_labels, x.dtype), names[1]: x.dtype}
     value, bwd = contrib_reduce(ctx, "sigmoid", z, x, w, wname, ls, names, dtypes)
-    record(value, LOSSES, scope, "sigmoid_cross_entropy_loss")
+    record(value, LOSSES, scope, "sigmoid_cross_entropy_loss", tf_dtype=_core.tf_dtype_of(logits))
     return value, bwd
 
 
@@ -322,7 +322,7 @@ def softmax_cross_entropy(ctx, logits, onehot_labels, weights=_ONE, label_smooth
         y = _core.smooth_onehot(y, float(label_smoothing), x.shape[1])
     rows, row_bwd = _core._dense_rows(ctx, y, x)
     value, backward = _rows_reduced(ctx, rows, row_bwd, w, wname, x.dtype)
-    record(value, LOSSES, scope, "softmax_cross_entropy_loss")
+    record(value, LOSSES, scope, "softmax_cross_entropy_loss", tf_dtype=_core.tf_dtype_of(logits))
     return value, backward
 
 
@@ -344,7 +344,7 @@ def sparse_softmax_cross_entropy(ctx, logits, labels, weights=_ONE, scope=None, 
     x = ck.floating(logits, "logits")
     rows, row_bwd = _core.sparse_rows(ctx, lab, x)
     value, backward = _rows_reduced(ctx, rows, row_bwd, w, wname, x.dtype)
-    record(value, LOSSES, scope, "sparse_softmax_cross_entropy_loss")
+    record(value, LOSSES, scope, "sparse_softmax_cross_entropy_loss", tf_dtype=_core.tf_dtype_of(logits))
     return value, backward
 
 
