@@ -62,7 +62,10 @@ def main(argv=None):
         from cyloss.conformance.runner import main as run
         return run(rest)
     if cmd == "bench":
-        from cyloss._bench import main as run
+        if "--suite" in rest and rest[rest.index("--suite") + 1:][:1] == ["losses"]:
+            from cyloss._bench_losses import main as run     # the v1 losses suite
+        else:
+            from cyloss._bench import main as run
         return run(rest)
     parser.parse_args(argv)
     return info()
