@@ -580,6 +580,11 @@ def time_call(fn, repeat, sample_s, warmup_s):
     return samples, inner
 
 
+def _is_rate(key):
+    """Copy-bandwidth entries: "1 thread", "N threads" -> (median, best) bytes/s."""
+    return key.endswith(("thread", "threads"))
+
+
 def copy_bandwidth(threads, repeat=9, nbytes=COPY_BYTES):
     """Bytes (read + written) per second of np.copyto on an `nbytes` array, on 1
     thread and split over `threads` Python threads (np.copyto releases the GIL)."""
@@ -613,7 +618,7 @@ def copy_bandwidth(threads, repeat=9, nbytes=COPY_BYTES):
     if threads > 1:
         out[f"{threads} threads"] = one(threads)
     out["bg_cores"] = meter.cores()
-    out["limit"] = max(v[0] for k, v in out.items() if isinstance(v, tuple))
+    out["limit"] = max(v[0] for k, v in out.items() if _is_rate(k))
     return out
 
 
@@ -770,7 +775,7 @@ def run(args):
         bw2 = copy_bandwidth(threads, nbytes=args.copy_mb << 20)
         bw["runs"] = [{k: v for k, v in b.items() if k != "runs"} for b in (dict(bw), bw2)]
         for k, v in bw2.items():
-            if isinstance(v, tuple) and v[0] > bw[k][0]:
+            if _is_rate(k) and v[0] > bw[k][0]:
                 bw[k] = v
         if bw2["limit"] > bw["limit"]:
             bw["limit"] = bw2["limit"]
@@ -847,7 +852,7 @@ def _meta(args, peers, threads, bw):
         "cpu": _cpu_model(), "cores": _cores(), "platform": platform.platform(),
         "python": sys.version.split()[0],
         "simd": _kernels.level(), "CYLOSS_SIMD": os.environ.get("CYLOSS_SIMD", ""),
-        "kernels_built": _built_at(_kernels),
+        "kernels_built": _built_at(_kernels), "git": _git_head(),
         "threads": threads,
         "versions": {name: p.version() for name, p in peers.items() if name != "numpy"},
         "numpy": np.__version__,
@@ -866,6 +871,18 @@ def _built_at(kernels):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(path)))
     except (AttributeError, OSError):
         return None
+
+
+def _git_head():
+    """`git describe` of the checkout cyloss is imported from, if it is one."""
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def _cpu_model():
@@ -982,7 +999,7 @@ def _meta_lines(res):
     m, bw = res["meta"], res["copy_bandwidth"]
     lines = [f"machine: {m['cpu']}, {m['cores']} cores; {m['platform']}; run {m['date']}",
              f"cyloss SIMD level: {m['simd']} (CYLOSS_SIMD={m['CYLOSS_SIMD'] or 'unset'}; "
-             f"kernels built {m.get('kernels_built')}); "
+             f"kernels built {m.get('kernels_built')}, git {m.get('git')}); "
              f"threads: {m['threads']} for cyloss and every peer",
              "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + f", numpy {m['numpy']}, python {m['python']}",
@@ -990,7 +1007,7 @@ def _meta_lines(res):
              f"{m['warmup_ms']} ms warm-up; ratio = peer median / cyloss median",
              f"copy bandwidth (np.copyto, {bw['bytes'] >> 20} MB, read+write): " + ", ".join(
                  f"{k} {v[0] / 1e9:.1f} GB/s" for k, v in bw.items()
-                 if isinstance(v, tuple)) + f"; limit line {bw['limit'] / 1e9:.1f} GB/s"
+                 if _is_rate(k)) + f"; limit line {bw['limit'] / 1e9:.1f} GB/s"
              + ("" if args_quick(m) else " (best of a measurement before and after the run)")]
     if m.get("background_cores_median") is not None:
         lines.append(f"background load (other processes) during measurements: median "

@@ -3,6 +3,7 @@ any compiled code: dtype errors raise TypeError, shape errors ValueError
 naming both shapes, run-time value errors InvalidArgumentError."""
 import numpy as np
 
+from . import _kernels
 from ._errors import InvalidArgumentError
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -70,7 +71,6 @@ def same_shape(a, a_name, b, b_name):
 def check_label_range(labels, n_classes):
     """Sparse labels must lie in [0, n_classes); report the first bad one.
     `labels` is C-contiguous int32/int64 (any shape)."""
-    from . import _kernels
     flat = _kernels.K.reduce.k_first_bad_label(labels.reshape(-1), n_classes)
     if flat >= 0:
         pos = np.unravel_index(flat, labels.shape)
