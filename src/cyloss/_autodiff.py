@@ -123,8 +123,10 @@ def value_and_grad(fn, wrt="logits"):
         if n not in allowed:
             raise ValueError(f"{fn.__name__} has no argument {n!r}")
 
+    ctx = Ctx(True, frozenset(names))       # immutable in use: shared by every call
+
     def run(*args, **kwargs):
-        value, bwd = impl(Ctx(True, frozenset(names)), *args, **kwargs)
+        value, bwd = impl(ctx, *args, **kwargs)
         grads = bwd(None)
         out = tuple(None if grads.get(n) is None else np.asarray(grads[n]) for n in names)
         return value, (out[0] if isinstance(wrt, str) else out)
