@@ -642,14 +642,12 @@ def scale_pairwise(case, ref, dy, core=True, names=("labels", "predictions", "we
         tt = np.broadcast_to(t.reshape(bshape), tb)
         Ttb = np.broadcast_to(Tt.reshape(bshape), tb)
         Wabs = np.sum(np.abs(Wb), axis=tuple(range(1, len(tb)))).reshape(B)
-        red_axes = tuple(range(1, len(tb)))
     else:
         wk = w.reshape(w.shape[:-1]) if w.ndim > 1 and w.shape[-1] == 1 else w
         tb = (B,)
         Wb = np.broadcast_to(wk, tb)
         tt, Ttb = t, Tt
         Wabs = np.abs(Wb)
-        red_axes = ()
     live = np.sum(n_i) > 0
     if not live:
         z = np.zeros(())

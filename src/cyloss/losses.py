@@ -34,7 +34,7 @@ from ._collections import (LOSSES, LossCollection, add_loss, collection, get_los
                            get_regularization_loss, get_regularization_losses,
                            get_total_loss, record)
 from ._errors import InvalidArgumentError
-from ._reduction import Reduction, check_weights, denominator, weighted
+from ._reduction import Reduction, check_weights, weighted
 
 __all__ = [
     "Reduction", "compute_weighted_loss", "absolute_difference", "cosine_distance",
