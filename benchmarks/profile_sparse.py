@@ -7,10 +7,8 @@ the signatures of this revision, so it may need updating when they change.
     python benchmarks/profile_sparse.py [--threads 2] [--simd avx512] [--cases 8192x1000,...]
 """
 import argparse
-import gc
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -38,22 +36,9 @@ NOISY = []
 
 
 def _med(fn, repeat):
-    fn()
-    t = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t
-    inner = max(1, int(0.02 / max(one, 1e-9)))
-    out = []
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            t = time.perf_counter_ns()
-            for _ in range(inner):
-                fn()
-            out.append((time.perf_counter_ns() - t) / inner * 1e-9)
-    finally:
-        gc.enable()
-    return statistics.median(out)
+    """Median per-call seconds of `repeat` samples of ~20 ms (cyloss bench's timer)."""
+    from cyloss._bench import time_call
+    return statistics.median(time_call(fn, repeat, 0.02, 0.0)[0])
 
 
 def us(s):

@@ -188,18 +188,8 @@ def reduce_rows(ctx, losses, row_bwd, weights, reduction, wrt, dtype):
                + (["weights"] if ctx.wants("weights") else []))
     value, bwd = weighted_loss(sub, "identity", losses, losses, weights, reduction, 0.0,
                                (None, "losses"), {"losses": dtype})
-    if not ctx.grad:
-        return value, None
-
-    def backward(dy):
-        g = bwd(dy)
-        out = {}
-        if "weights" in g and ctx.wants("weights"):
-            out["weights"] = g["weights"]
-        if want_rows:
-            out[wrt] = row_bwd(contiguous(g["losses"], dtype))[wrt]
-        return out
-    return value, backward
+    return chained(ctx, value, bwd,
+                   lambda g: {wrt: row_bwd(contiguous(g, dtype))[wrt]})
 
 
 # ----------------------------------------------------------------- losses --
