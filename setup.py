@@ -10,6 +10,8 @@ Environment:
   CYLOSS_DEBUG_CYTHON=1    Cython bounds checks on
   CYLOSS_SIMD_LEVELS=...   comma list of levels to build (default: all the
                            compiler can target on this architecture)
+  CYLOSS_BUILD_ONLY=...    comma list of kernel modules to build (developer
+                           rebuilds, tools/install_so.sh); default all
 """
 import os
 import platform
@@ -28,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 PYX = HERE / "pyx"
 GEN = HERE / "build" / "cyloss_gen"
 
-KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce"]
+# One module per mathematical family (see each file's docstring).
+KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce", "_rows", "_ctc", "_sampled"]
 
 # -ffp-contract=off: no implicit FMA, so every SIMD level computes the same
 # bits. Never -ffast-math (gcc links crtfastmath, which sets flush-to-zero in
@@ -82,8 +85,12 @@ def extensions():
     )
     exts = [Extension("cyloss._runtime", [str(PYX / "_runtime.pyx")],
                       extra_compile_args=BASE_FLAGS + omp_c, **common)]
+    only = os.environ.get("CYLOSS_BUILD_ONLY")
+    modules = [m for m in KERNEL_MODULES if not only or m in only.split(",")]
+    if only:
+        exts = []
     for level, flags in simd_levels().items():
-        for mod in KERNEL_MODULES:
+        for mod in modules:
             # One source, one module per level: Cython names the module after
             # the file, so each level gets its own copy of the .pyx.
             dst = GEN / f"{mod}_{level}.pyx"

@@ -2,8 +2,13 @@
 # Developer helper: rebuild the extensions out of place and move them into
 # src/cyloss with rename(2), so processes that have the old modules mapped
 # (tests running in parallel) never see a half-written file.
+#   tools/install_so.sh               # every module
+#   tools/install_so.sh _ctc _rows    # only these kernel modules (all levels)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -gt 0 ]; then
+    export CYLOSS_BUILD_ONLY=$(IFS=,; echo "$*")
+fi
 out=$(mktemp -d)
 python setup.py -q build_ext -b "$out" 2>&1 | grep -vE "Warning|warn" || true
 for so in "$out"/cyloss/*.so; do

@@ -62,10 +62,16 @@ def main(argv=None):
         from cyloss.conformance.runner import main as run
         return run(rest)
     if cmd == "bench":
-        if "--suite" in rest and rest[rest.index("--suite") + 1:][:1] == ["losses"]:
-            from cyloss._bench_losses import main as run     # the v1 losses suite
-        else:
-            from cyloss._bench import main as run
+        # `--suite NAME` runs cyloss._bench_NAME (losses, keras, seq, ctc, sampled);
+        # without it the tf.nn suite of cyloss._bench
+        suite = rest[rest.index("--suite") + 1:][:1] if "--suite" in rest else []
+        import importlib
+        mod = f"cyloss._bench_{suite[0]}" if suite else "cyloss._bench"
+        try:
+            run = importlib.import_module(mod).main
+        except ModuleNotFoundError:
+            print(f"cyloss bench: no suite {suite[0]!r}", file=sys.stderr)
+            return 2
         return run(rest)
     parser.parse_args(argv)
     return info()

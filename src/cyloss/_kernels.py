@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from . import _runtime
 
 LEVELS = ("base", "avx2", "avx512")
-_FAMILIES = ("softmax", "pointwise", "reduce")
+_FAMILIES = ("softmax", "pointwise", "reduce", "rows", "ctc", "sampled")
 
 
 def _load(level):

@@ -8,12 +8,15 @@ from . import _kernels
 from ._autodiff import differentiable
 from ._errors import InvalidArgumentError
 from ._threads import for_work
+from . import _nn_ctc, _nn_sampled
+from ._nn_ctc import *          # noqa: F401,F403  ctc_loss (and friends), see _nn_ctc
+from ._nn_sampled import *      # noqa: F401,F403  nce / sampled softmax, the sampler
 
 __all__ = [
     "softmax", "log_softmax", "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
     "weighted_cross_entropy_with_logits", "log_poisson_loss", "l2_loss",
-]
+] + _nn_ctc.__all__ + _nn_sampled.__all__
 
 
 def _axis_alias(axis, dim):

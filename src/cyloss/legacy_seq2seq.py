@@ -1,0 +1,2 @@
+"""legacy_seq2seq: being written."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""contrib.seq2seq.sequence_loss: being written."""
+__all__ = []
