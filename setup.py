@@ -37,8 +37,13 @@ KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce", "_rows", "_ctc", "_sample
 # bits. Never -ffast-math (gcc links crtfastmath, which sets flush-to-zero in
 # the user's whole process). -fno-trapping-math lets gcc vectorize the
 # branch-free selects in _vec.h.
+# The inline-growth params: each kernel module instantiates its scalar maths
+# for many loss kinds x 2 dtypes; with gcc's default unit-growth budget the
+# later instantiations stop inlining exp/log (and then do not vectorize).
 BASE_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off",
               "--param=vect-max-version-for-alias-checks=64",
+              "--param=inline-unit-growth=2000", "--param=large-function-growth=10000",
+              "--param=large-stack-frame-growth=10000",
               "-fno-semantic-interposition"]
 X86_LEVELS = {
     "base": [],

@@ -806,4 +806,5 @@ _add(Entry(
 
 
 # Further namespaces live in their own modules; importing them adds their entries.
-from . import registry_losses, registry_keras, registry_seq2seq, registry_ctc, registry_sampled  # noqa: E402,F401,E501
+from . import (registry_losses, registry_keras, registry_keras_more, registry_seq2seq,  # noqa: E402,F401
+               registry_ctc, registry_sampled)

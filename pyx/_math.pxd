@@ -152,3 +152,36 @@ cdef inline real fabs_(real x) noexcept nogil:
         return fabsf(x)
     else:
         return fabs(x)
+
+
+cdef inline real clip_(real x, real lo, real hi) noexcept nogil:
+    # TF's clip_by_value (NaN stays NaN)
+    return lo if x < lo else (hi if x > hi else x)
+
+
+cdef inline real pow_(real x, real g) noexcept nogil:
+    # x^g for Keras' focal factors: exact products for small integer |g| (TF's
+    # pow is correctly rounded there), else exp(g log x) (x >= 0 in valid inputs;
+    # libm's pow would raise the wheel's glibc floor)
+    cdef real r = 1
+    cdef int i, n = <int>g
+    if g == n and -8 <= n <= 8:
+        for i in range(n if n >= 0 else -n):
+            r = r * x
+        return r if n >= 0 else 1 / r
+    return exp_(g * log_(x))
+
+
+# Shared by _pointwise (sigmoid xent) and _sampled (NCE).
+cdef inline real pt_sigmoid_xent(real z, real x, real *dx) noexcept nogil:
+    # TF's stable form, branch on x >= 0:
+    #   value = relu(x) - x*z + log1p(exp(-|x|))
+    #   dx    = [x >= 0] - z + (x >= 0 ? -1 : +1) * e/(1+e),  e = exp(-|x|)
+    # (= sigmoid(x) - z; 0.5 - z at x = 0; finite at x = +-inf)
+    cdef real e = exp_(-fabs_(x))
+    cdef real t = e / (1 + e)
+    if x >= 0:
+        dx[0] = (1 - z) - t
+        return (x - x * z) + log1p_(e)
+    dx[0] = -z + t
+    return (0 - x * z) + log1p_(e)

@@ -13,3 +13,11 @@ def k_weighted_xent(labels: Floats, logits: Floats, pos_weight: Floats, loss_out
 def k_log_poisson(targets: Floats, log_input: Floats, full: bool, loss_out: Floats,
                   dlog_input_out: Floats | None, dtargets_out: Floats | None,
                   n_threads: int) -> None: ...
+
+WEIGHTED_BLOCK: int
+KINDS: dict[str, int]
+
+def k_weighted(kind: int, a: Floats, b: Floats, w: Floats, n_rows: int, params: Floats,
+               gscale: float, wl_out: Floats | None, raw_out: Floats | None,
+               da_out: Floats | None, db_out: Floats | None, junk: Floats,
+               partials: Floats, n_threads: int) -> float: ...

@@ -5,24 +5,10 @@ k_<loss> loops are prange over fixed blocks of elements, so gcc vectorizes the
 inner loop and the bits do not depend on the thread count."""
 from cython.parallel cimport prange, threadid
 from _types cimport real
-from _math cimport exp_, log_, log1p_, relu_, fabs_, rowsum
+from _math cimport exp_, log_, log1p_, relu_, fabs_, rowsum, pt_sigmoid_xent, pow_, clip_
 
 cdef Py_ssize_t BLOCK = 4096
 WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
-
-
-cdef inline real pt_sigmoid_xent(real z, real x, real *dx) noexcept nogil:
-    # TF's stable form, branch on x >= 0:
-    #   value = relu(x) - x*z + log1p(exp(-|x|))
-    #   dx    = [x >= 0] - z + (x >= 0 ? -1 : +1) * e/(1+e),  e = exp(-|x|)
-    # (= sigmoid(x) - z; 0.5 - z at x = 0; finite at x = +-inf)
-    cdef real e = exp_(-fabs_(x))
-    cdef real t = e / (1 + e)
-    if x >= 0:
-        dx[0] = (1 - z) - t
-        return (x - x * z) + log1p_(e)
-    dx[0] = -z + t
-    return (0 - x * z) + log1p_(e)
 
 
 cdef inline real pt_weighted_xent(real z, real x, real pw, real *dx, real *dz,
@@ -155,10 +141,25 @@ cdef enum:
     K_LOGLOSS = 4       # p1 = epsilon
     K_HINGE = 5         # a = labels in {0,1}, b = logits
     K_SIGMOID = 6       # a = labels, b = logits, p1 = label smoothing
+    # Keras (a = y_true, b = y_pred; p1 = Keras' epsilon where it clips)
+    K_MAPE = 7          # |(a - b) / max(|a|, eps)|        (x 100 by the caller)
+    K_MSLE = 8          # (log(max(b, eps) + 1) - log(max(a, eps) + 1))^2
+    K_LOGCOSH = 9       # e + softplus(-2e) - p1 (log 2), e = b - a
+    K_POISSON = 10      # b - a log(b + eps)
+    K_KLD = 11          # ca log(ca / cb), c = clip(., eps, 1)
+    K_KHINGE = 12       # max(1 - a b, 0)    (a: labels already converted to +-1)
+    K_SQHINGE = 13      # max(1 - a b, 0)^2
+    K_BCE = 14          # -(a log c + (1 - a) log(1 - c)), c = clip(b, eps, 1 - eps)
+    K_FOCAL = 15        # binary focal on probabilities: p2 = gamma, p3 = alpha (< 0: no balancing)
+    K_FOCAL_LOGITS = 16 # the same on sigmoid(b), its bce term from the logits (Keras)
+    K_KHUBER = 17       # |e| <= d ? e^2/2 : d|e| - d^2/2 (Keras' where(), p1 = d)
 
 KINDS = {"identity": K_IDENTITY, "absolute_difference": K_ABSDIFF,
          "squared_difference": K_SQDIFF, "huber": K_HUBER, "log_loss": K_LOGLOSS,
-         "hinge": K_HINGE, "sigmoid": K_SIGMOID}
+         "hinge": K_HINGE, "sigmoid": K_SIGMOID, "mape": K_MAPE, "msle": K_MSLE,
+         "logcosh": K_LOGCOSH, "poisson": K_POISSON, "kld": K_KLD,
+         "keras_hinge": K_KHINGE, "squared_hinge": K_SQHINGE, "bce": K_BCE,
+         "focal": K_FOCAL, "focal_logits": K_FOCAL_LOGITS, "keras_huber": K_KHUBER}
 
 
 cdef inline real sign_(real e) noexcept nogil:
@@ -183,6 +184,28 @@ cdef struct THinge:
     char _
 cdef struct TSigmoid:
     char _
+cdef struct TMape:
+    char _
+cdef struct TMsle:
+    char _
+cdef struct TLogCosh:
+    char _
+cdef struct TPoisson:
+    char _
+cdef struct TKld:
+    char _
+cdef struct TKHinge:
+    char _
+cdef struct TSqHinge:
+    char _
+cdef struct TBce:
+    char _
+cdef struct TFocal:
+    char _
+cdef struct TFocalLogits:
+    char _
+cdef struct TKHuber:
+    char _
 
 ctypedef fused kind_t:
     TIdentity
@@ -192,14 +215,72 @@ ctypedef fused kind_t:
     TLogLoss
     THinge
     TSigmoid
+    TMape
+    TMsle
+    TLogCosh
+    TPoisson
+    TKld
+    TKHinge
+    TSqHinge
+    TBce
+    TFocal
+    TFocalLogits
+    TKHuber
 
 
-cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real *da,
-                             real *db) noexcept nogil:
+cdef inline real focal(real z, real p, real eps, real g, real alpha, real *dp,
+                       real *dz) noexcept nogil:
+    # Keras' binary focal crossentropy of one element on probability p:
+    #   c = clip(p, eps, 1 - eps); bce = -(z log c + (1 - z) log(1 - c))
+    #   pt = z p + (1 - z)(1 - p); f = (1 - pt)^g; L = f bce [x (z a + (1 - z)(1 - a))]
+    cdef real hi = 1 - eps, c = clip_(p, eps, hi)
+    cdef real lc = log_(c), l1 = log_(1 - c)
+    cdef real bce = -(z * lc + (1 - z) * l1)
+    cdef real pt = z * p + (1 - z) * (1 - p)
+    cdef real f = pow_(1 - pt, g)
+    cdef real df = g * pow_(1 - pt, g - 1)        # d f / d(1 - pt), as TF's pow gradient
+    cdef real inside = (p >= eps) & (p <= hi)
+    cdef real dbce_dp = inside * (-z / c + (1 - z) / (1 - c))
+    cdef real wt = 1, dwt = 0
+    cdef real gpt = -(df * bce)                    # d/d pt; pt's two terms apart, as TF
+    if alpha >= 0:                                 # (an infinite gpt times 0 is NaN there)
+        wt = z * alpha + (1 - z) * (1 - alpha)
+        dwt = alpha - (1 - alpha)
+    dp[0] = wt * ((gpt * z - gpt * (1 - z)) + f * dbce_dp)
+    dz[0] = wt * ((gpt * p - gpt * (1 - p)) + f * -(lc - l1)) + dwt * (f * bce)
+    return wt * (f * bce)
+
+
+cdef inline real focal_logits(real z, real x, real g, real alpha, real *dx,
+                              real *dz) noexcept nogil:
+    # Keras' binary focal crossentropy from logits: p = sigmoid(x) in the focal
+    # factor, but the bce term is sigmoid_cross_entropy_with_logits(z, x) (Keras
+    # tags sigmoid's output with its logits and the backend takes that path)
+    # (the sigmoid xent written out, not called: a second caller of
+    # pt_sigmoid_xent stops gcc inlining it into the vectorized sigmoid loop)
+    cdef real e = exp_(-fabs_(x))
+    cdef real bce = (relu_(x) - x * z) + log1p_(e)
+    cdef real p = 1 / (1 + exp_(-x))
+    cdef real dbx = p - z
+    cdef real pt = z * p + (1 - z) * (1 - p)
+    cdef real f = pow_(1 - pt, g)
+    cdef real df = g * pow_(1 - pt, g - 1)
+    cdef real wt = 1, dwt = 0
+    cdef real gpt = -(df * bce)
+    if alpha >= 0:
+        wt = z * alpha + (1 - z) * (1 - alpha)
+        dwt = alpha - (1 - alpha)
+    dx[0] = wt * ((gpt * z - gpt * (1 - z)) * (p * (1 - p)) + f * dbx)
+    dz[0] = wt * ((gpt * p - gpt * (1 - p)) + f * -x) + dwt * (f * bce)
+    return wt * (f * bce)
+
+
+cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
+                             real *da, real *db) noexcept nogil:
     # value of one element and its derivatives w.r.t. a (labels) and b
     # (predictions / logits / losses), with TF's conventions at kinks:
     # sign(0) = 0, relu'(0) = 0, min(a, b) routes ties to its first argument.
-    cdef real e, ae, q, t, m, z
+    cdef real e, ae, q, t, m, z, mx, c, u, v, s, ca, cb
     if kind_t is TIdentity:                     # given losses
         da[0] = 0
         db[0] = 1
@@ -231,10 +312,82 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real *da,
         db[0] = -t * (m > 0)
         da[0] = -2 * b * (m > 0)
         return m if not (m <= 0) else 0
-    else:                                       # sigmoid xent, labels smoothed:
+    elif kind_t is TSigmoid:                    # sigmoid xent, labels smoothed:
         z = a * (1 - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
         da[0] = -b * (1 - p1)
         return pt_sigmoid_xent(z, b, db)
+    elif kind_t is TMape:                       # |q|, q = (a - b) / m, m = max(|a|, eps)
+        ae = fabs_(a)
+        m = ae if ae >= p1 else p1              # maximum: ties to |a|
+        q = (a - b) / m
+        s = sign_(q)
+        db[0] = -s / m
+        # maximum's gradient is a select: |a| gets it only where |a| >= eps
+        da[0] = s * (1 / m - (((q / m) * sign_(a)) if ae >= p1 else <real>0))
+        return fabs_(q)
+    elif kind_t is TMsle:                       # (u - v)^2, u = log(max(b, eps) + 1)
+        mx = b if b >= p1 else p1
+        c = a if a >= p1 else p1
+        u = log_(mx + 1)
+        v = log_(c + 1)
+        e = u - v
+        db[0] = (2 * e / (mx + 1)) if b >= p1 else <real>0
+        da[0] = (-2 * e / (c + 1)) if a >= p1 else <real>0
+        return e * e
+    elif kind_t is TLogCosh:                    # e + softplus(-2e) - log 2
+        e = b - a
+        t = -2 * e
+        u = exp_(-fabs_(t))
+        db[0] = 1 - 2 * (1 / (1 + exp_(-t)))    # softplus' = sigmoid (TF's SoftplusGrad)
+        da[0] = -db[0]
+        return (e + (relu_(t) + log1p_(u))) - p1        # p1 = log 2 as Keras rounds it
+    elif kind_t is TPoisson:                    # b - a log(b + eps)
+        u = b + p1
+        db[0] = 1 - a / u
+        da[0] = -log_(u)
+        return b - a * log_(u)
+    elif kind_t is TKld:                        # ca log(ca / cb)
+        ca = clip_(a, p1, 1)
+        cb = clip_(b, p1, 1)
+        q = ca / cb
+        u = log_(q)
+        db[0] = (-(ca / cb)) if (b >= p1) & (b <= 1) else <real>0
+        da[0] = (u + ca * ((1 / q) / cb)) if (a >= p1) & (a <= 1) else <real>0
+        return ca * u
+    elif kind_t is TKHinge:                     # max(m, 0), m = 1 - a b; ties to m
+        m = 1 - a * b
+        t = (m >= 0)
+        db[0] = -a * t
+        da[0] = -b * t
+        return m if not (m < 0) else 0
+    elif kind_t is TSqHinge:                    # max(m, 0)^2
+        m = 1 - a * b
+        mx = m if not (m < 0) else 0
+        t = (2 * mx) if m >= 0 else <real>0
+        db[0] = -a * t
+        da[0] = -b * t
+        return mx * mx
+    elif kind_t is TBce:                        # clip, then the two logs
+        c = clip_(b, p1, 1 - p1)
+        u = log_(c)
+        v = log_(1 - c)
+        db[0] = (-a / c + (1 - a) / (1 - c)) if (b >= p1) & (b <= 1 - p1) else <real>0
+        da[0] = -(u - v)
+        return -(a * u + (1 - a) * v)
+    elif kind_t is TFocal:
+        return focal(a, b, p1, p2, p3, db, da)
+    elif kind_t is TFocalLogits:
+        return focal_logits(a, b, p2, p3, db, da)
+    else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
+        e = b - a                               # where() multiplies the untaken branch's
+        ae = fabs_(e)                           # derivative by 0: 0 * inf is NaN (TF)
+        if ae <= p1:
+            db[0] = e + 0 * (p1 * sign_(e))
+            da[0] = -db[0]
+            return <real>0.5 * (e * e)
+        db[0] = p1 * sign_(e) + 0 * e
+        da[0] = -db[0]
+        return p1 * ae - <real>0.5 * (p1 * p1)
 
 
 cdef inline real lanes_done(real *acc) noexcept nogil:
@@ -248,7 +401,7 @@ cdef inline real lanes_done(real *acc) noexcept nogil:
 
 
 cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *b,
-                              const real *w, Py_ssize_t n, real p1, real gscale,
+                              const real *w, Py_ssize_t n, const real *prm, real gscale,
                               real *wl, real *raw, real *da, real *db) noexcept nogil:
     # n elements with their own weights w[k] (own) or sharing w[0]; returns
     # sum(L * w) in lane order. Every output pointer is real or a per-thread
@@ -256,19 +409,20 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
     cdef real acc[16]
     cdef Py_ssize_t k0, j, nb = n - n % 16
     cdef real L, dA, dB, wk = w[0], g = w[0] * gscale
+    cdef real p1 = prm[0], p2 = prm[1], p3 = prm[2]    # locals: no reload per element
     for j in range(16):
         acc[j] = 0
     if own:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, &dA, &dB)
                 acc[j] += L * w[k0 + j]
                 wl[k0 + j] = L * w[k0 + j]
                 raw[k0 + j] = L
                 da[k0 + j] = dA * (w[k0 + j] * gscale)
                 db[k0 + j] = dB * (w[k0 + j] * gscale)
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, &dA, &dB)
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
             acc[j] += L * w[nb + j]
             wl[nb + j] = L * w[nb + j]
             raw[nb + j] = L
@@ -277,14 +431,14 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
     else:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, &dA, &dB)
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, &dA, &dB)
                 acc[j] += L * wk
                 wl[k0 + j] = L * wk
                 raw[k0 + j] = L
                 da[k0 + j] = dA * g
                 db[k0 + j] = dB * g
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, &dA, &dB)
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
             acc[j] += L * wk
             wl[nb + j] = L * wk
             raw[nb + j] = L
@@ -294,22 +448,44 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
 
 
 cdef inline real run_kind(int kind, bint own, const real *a, const real *b, const real *w,
-                          Py_ssize_t n, real p1, real gscale, real *wl, real *raw,
+                          Py_ssize_t n, const real *prm, real gscale, real *wl, real *raw,
                           real *da, real *db) noexcept nogil:
     # run-time kind -> the loop specialised for it
     if kind == K_IDENTITY:
-        return run_weighted(<TIdentity*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TIdentity*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
     if kind == K_ABSDIFF:
-        return run_weighted(<TAbsDiff*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TAbsDiff*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
     if kind == K_SQDIFF:
-        return run_weighted(<TSqDiff*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TSqDiff*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
     if kind == K_HUBER:
-        return run_weighted(<THuber*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<THuber*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
     if kind == K_LOGLOSS:
-        return run_weighted(<TLogLoss*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<TLogLoss*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
     if kind == K_HINGE:
-        return run_weighted(<THinge*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
-    return run_weighted(<TSigmoid*>NULL, own, a, b, w, n, p1, gscale, wl, raw, da, db)
+        return run_weighted(<THinge*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_MAPE:
+        return run_weighted(<TMape*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_MSLE:
+        return run_weighted(<TMsle*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_LOGCOSH:
+        return run_weighted(<TLogCosh*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_POISSON:
+        return run_weighted(<TPoisson*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_KLD:
+        return run_weighted(<TKld*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_KHINGE:
+        return run_weighted(<TKHinge*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_SQHINGE:
+        return run_weighted(<TSqHinge*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_BCE:
+        return run_weighted(<TBce*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_FOCAL:
+        return run_weighted(<TFocal*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_FOCAL_LOGITS:
+        return run_weighted(<TFocalLogits*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    if kind == K_KHUBER:
+        return run_weighted(<TKHuber*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
+    return run_weighted(<TSigmoid*>NULL, own, a, b, w, n, prm, gscale, wl, raw, da, db)
 
 
 def k_weighted(int kind,
@@ -317,7 +493,7 @@ def k_weighted(int kind,
                const real[::1] b,          # IN predictions / logits / losses
                const real[::1] w,          # IN weights: 1 (scalar), n_rows (per row) or n
                Py_ssize_t n_rows,          # rows of the [n_rows, n / n_rows] view
-               real p1,                    # delta, epsilon or label smoothing
+               const real[::1] params,     # [p1, p2, p3]: delta, epsilon or label smoothing; focal gamma, alpha
                real gscale,                # gradient factor (1 / denominator)
                real[::1] wl_out,           # OUT L * w, or None
                real[::1] raw_out,          # OUT L, or None
@@ -341,6 +517,8 @@ def k_weighted(int kind,
             or (da_out is not None and da_out.shape[0] != n)
             or (db_out is not None and db_out.shape[0] != n)):
         raise ValueError("k_weighted: output sizes differ from the input's")
+    if params.shape[0] < 3:
+        raise ValueError("k_weighted: params needs 3 values")
     if junk.shape[0] < n_threads or junk.shape[1] < 4 * BLOCK:
         raise ValueError("k_weighted: junk scratch too small")
     inner = n // n_rows
@@ -358,7 +536,7 @@ def k_weighted(int kind,
         partials[t] = run_kind(
             kind, own, &a[off], &b[off],
             &w[off] if own else (&w[r] if w.shape[0] == n_rows else &w[0]),
-            m, p1, gscale,
+            m, &params[0], gscale,
             &wl_out[off] if wl_out is not None else jk,
             &raw_out[off] if raw_out is not None else jk + BLOCK,
             &da_out[off] if da_out is not None else jk + 2 * BLOCK,

@@ -1,2 +1,10 @@
-# Stub of the _rows kernel module (one per SIMD level).
-def placeholder() -> int: ...
+# Stub of the row-losses kernel module (one per SIMD level: _rows_base, ...).
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float32] | NDArray[np.float64]
+KINDS: dict[str, int]
+
+def k_prob_xent(kind: int, y: Floats, x: Floats, alpha: Floats, eps: float, gamma: float,
+                loss_out: Floats, dy_out: Floats | None, dx_out: Floats | None,
+                scratch: Floats, n_threads: int) -> None: ...

@@ -1,6 +1,181 @@
 # cython: language_level=3
-"""(being written)"""
+"""Sampled losses (nce_loss, sampled_softmax_loss): the parts that are not
+plain matrix products. The products inputs @ W_sampled^T, G_sampled @ W_sampled
+and G_sampled^T @ inputs go through BLAS (NumPy) in the caller.
+
+Layout: B rows (examples), nt true columns, S sampled columns, n = nt + S
+logits per row, D the embedding width. `table` is the weights matrix (or the
+gathered rows of a partitioned one) and `rows_true[i * nt + t]` the table
+row of true class (i, t).
+
+Determinism: every prange iteration owns one example row (forward, dx) or one
+distinct class id (the weight / bias scatter), and adds its terms in a fixed
+order (ids grouped by a stable sort, so in index order): no float `+=` is
+shared between iterations, the bits do not depend on the thread count.
+"""
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int64_t
+from _types cimport real
+from _math cimport log_, rowdot, rowsum, xent_row, pt_sigmoid_xent
+
+# TF adds cast(-FLT_MAX, logits dtype) to the logit of an accidental hit.
+cdef double NEG_FLT_MAX = -3.4028234663852886e38
 
 
-def placeholder():
-    return 0
+def k_hits(const int64_t[::1] labels,        # IN [B * nt] true ids, row-major
+           const int64_t[::1] uniq,          # IN sorted distinct sampled ids
+           const int64_t[::1] last_pos,      # IN last position of uniq[j] in sampled
+           int64_t[::1] hitpos_out,          # OUT [B * nt]: position masked by (i, t), or -1
+           int n_threads):
+    """TF_SEMANTICS 1.8: true id v of (i, t) hits the LAST sampled position
+    holding v (binary search in the sorted distinct sampled ids)."""
+    cdef Py_ssize_t n = labels.shape[0], m = uniq.shape[0], j, lo, hi, mid
+    cdef int64_t v
+    for j in prange(n, schedule="static", nogil=True, num_threads=n_threads,
+                    use_threads_if=n_threads > 1):
+        v = labels[j]
+        lo = 0
+        hi = m
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if uniq[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < m and uniq[lo] == v:
+            hitpos_out[j] = last_pos[lo]
+        else:
+            hitpos_out[j] = -1
+
+
+cdef inline real sampled_row(const real *x, const real *table, Py_ssize_t d,
+                             const int64_t *rows_true, const real *b_true,
+                             const real *tec, const real *samp, const real *b_samp,
+                             const real *log_sec, const int64_t *hitpos,
+                             const real *lab, Py_ssize_t nt, Py_ssize_t s,
+                             bint nce, real *logit, real *g, real *tmp) noexcept nogil:
+    """One example: its logits row (TF_SEMANTICS 1.9, in TF's order of
+    operations), then the loss and G = dloss/dlogits (g may be NULL for
+    softmax; NCE needs g and tmp, both of length nt + s)."""
+    cdef Py_ssize_t t, k, hp, n = nt + s
+    for t in range(nt):
+        logit[t] = (rowdot(x, table + rows_true[t] * d, d) + b_true[t]) - log_(tec[t])
+    for k in range(s):
+        logit[nt + k] = samp[k] + b_samp[k]
+    if hitpos != NULL:
+        for t in range(nt):
+            hp = hitpos[t]
+            if hp >= 0:     # written, not summed: a repeated label masks once
+                logit[nt + hp] = (samp[hp] + b_samp[hp]) + <real>NEG_FLT_MAX
+    for k in range(s):
+        logit[nt + k] = logit[nt + k] - log_sec[k]
+    if nce:
+        # sum_k sigmoid_xent(lab_k, logit_k); G = sigmoid - lab
+        for k in range(n):
+            tmp[k] = pt_sigmoid_xent(lab[k], logit[k], &g[k])
+        return rowsum(tmp, n)
+    return xent_row(logit, lab, n, g, NULL)     # G = softmax - lab
+
+
+def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
+                      const real[:, ::1] table,      # IN [*, D] weight rows
+                      const int64_t[::1] rows_true,  # IN [B * nt] table rows of the true ids
+                      const real[::1] b_true,        # IN [B * nt] their biases
+                      const real[:, ::1] tec,        # IN [B, nt] true expected counts
+                      const real[:, ::1] samp,       # IN [B, S] x @ W_sampled^T
+                      const real[::1] b_samp,        # IN [S] sampled biases
+                      const real[::1] sec,           # IN [S] sampled expected counts
+                      const int64_t[::1] hitpos,     # IN [B * nt] from k_hits, or None
+                      const real[::1] lab,           # IN [nt + S] 1/nt then zeros
+                      bint nce,                      # sigmoid xent (NCE) or softmax xent
+                      real[:, ::1] logits_out,       # OUT [B, nt + S]
+                      real[::1] loss_out,            # OUT [B]
+                      real[:, ::1] g_out,            # OUT [B, nt + S] dloss/dlogits, or None
+                      real[::1] log_sec,             # scratch [S]
+                      real[:, ::1] scratch,          # [n_threads, 2 * (nt + S) + 2]
+                      int n_threads):
+    cdef Py_ssize_t n_rows = x.shape[0], d = x.shape[1], nt = tec.shape[1]
+    cdef Py_ssize_t s = samp.shape[1], n = nt + s, i, k
+    cdef bint grad = g_out is not None, hits = hitpos is not None
+    cdef real *tmp
+    cdef const real *tab
+    cdef const real *samp0
+    if n_rows == 0:
+        return
+    if scratch.shape[0] < n_threads or scratch.shape[1] < 2 * n + 2:
+        raise ValueError("scratch too small for k_sampled_forward")
+    for k in range(s):
+        log_sec[k] = log_(sec[k])
+    tab = &table[0, 0] if table.shape[0] > 0 else NULL
+    samp0 = &samp[0, 0] if s > 0 else NULL
+    for i in prange(n_rows, schedule="static", nogil=True, num_threads=n_threads,
+                    use_threads_if=n_threads > 1):
+        # thread scratch: NCE's per-column losses, then G when it is not wanted
+        tmp = &scratch[threadid(), 0]
+        loss_out[i] = sampled_row(
+            &x[i, 0], tab, d, &rows_true[i * nt], &b_true[i * nt], &tec[i, 0],
+            samp0 + i * s, &b_samp[0] if s > 0 else NULL,
+            &log_sec[0] if s > 0 else NULL,
+            &hitpos[i * nt] if hits else NULL, &lab[0], nt, s, nce,
+            &logits_out[i, 0], &g_out[i, 0] if grad else (tmp + n + 1 if nce else NULL),
+            tmp)
+
+
+def k_sampled_dx(const real[:, ::1] g,            # IN [B, nt + S] dloss/dlogits (scaled by dy)
+                 const real[:, ::1] table,        # IN [*, D]
+                 const int64_t[::1] rows_true,    # IN [B * nt]
+                 real[:, ::1] dx_inout,           # IN G_s @ W_s (BLAS), OUT + true part
+                 int n_threads):
+    """dx_i = G_s[i] @ W_s + sum_t G[i, t] * W[label_it]."""
+    cdef Py_ssize_t n_rows = dx_inout.shape[0], d = dx_inout.shape[1]
+    cdef Py_ssize_t nt = rows_true.shape[0] // n_rows if n_rows else 0
+    cdef Py_ssize_t i, t, k
+    cdef real c
+    cdef const real *w
+    for i in prange(n_rows, schedule="static", nogil=True, num_threads=n_threads,
+                    use_threads_if=n_threads > 1):
+        for t in range(nt):
+            c = g[i, t]
+            w = &table[rows_true[i * nt + t], 0]
+            for k in range(d):
+                dx_inout[i, k] = dx_inout[i, k] + c * w[k]
+
+
+def k_scatter_rows(const int64_t[::1] order,     # IN ids' indices sorted (stably) by dest
+                   const int64_t[::1] starts,    # IN [n_groups + 1] group bounds in order
+                   const int64_t[::1] dest,      # IN [B * nt + S] output row of each id
+                   const real[:, ::1] g,         # IN [B, nt + S] dloss/dlogits (scaled by dy)
+                   const real[:, ::1] x,         # IN [B, D]
+                   const real[:, ::1] dws,       # IN [S, D] G_s^T @ x (BLAS)
+                   real[:, ::1] dw_out,          # OUT [rows, D], zero on entry
+                   real[::1] db_out,             # OUT [rows], zero on entry
+                   int n_threads):
+    """Dense equivalent of TF's IndexedSlices: every id adds its row of
+    gradient to its class (duplicates accumulate). One iteration per distinct
+    id, its terms in index order: true ids (i, t) add G[i, t] * x_i and
+    G[i, t]; sampled position s adds dws[s] and sum_i G[i, nt + s]."""
+    cdef Py_ssize_t n_groups = starts.shape[0] - 1, n_rows = g.shape[0]
+    cdef Py_ssize_t d = dw_out.shape[1], n_cols = g.shape[1]
+    cdef Py_ssize_t n_true = dest.shape[0] - dws.shape[0]
+    cdef Py_ssize_t nt = n_cols - dws.shape[0]
+    cdef Py_ssize_t q, j, idx, r, i, k, col
+    cdef real c, bsum
+    for q in prange(n_groups, schedule="static", nogil=True, num_threads=n_threads,
+                    use_threads_if=n_threads > 1):
+        r = dest[order[starts[q]]]
+        for j in range(starts[q], starts[q + 1]):
+            idx = order[j]
+            if idx < n_true:
+                i = idx // nt
+                c = g[i, idx - i * nt]
+                for k in range(d):
+                    dw_out[r, k] = dw_out[r, k] + c * x[i, k]
+                db_out[r] = db_out[r] + c
+            else:
+                col = nt + (idx - n_true)
+                for k in range(d):
+                    dw_out[r, k] = dw_out[r, k] + dws[idx - n_true, k]
+                bsum = 0
+                for i in range(n_rows):
+                    bsum = bsum + g[i, col]
+                db_out[r] = db_out[r] + bsum

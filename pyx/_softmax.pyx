@@ -6,7 +6,7 @@ the thread count. Small class counts go through block_softmax, which gives the
 same bits with one flat vectorized exp per block of rows."""
 from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
-from _math cimport (exp_, rowmax, rowsum, rowdot, expsum, rowdiv, rowsub,
+from _math cimport (exp_, rowmax, rowsum, rowdot, expsum, rowdiv, rowsub, rowscale,
                     block_softmax, xent_row, sparse_xent_row, CYL_BLOCK_ROWS)
 from libc.math cimport log
 
@@ -267,3 +267,80 @@ def k_xent_mid(const real[:, :, ::1] logits,     # IN [outer, n_classes, inner]
             scatter(c, n_classes, inner, w, &dlogits_out[o, 0, j0])
         if gy:
             scatter(d, n_classes, inner, w, &dlabels_out[o, 0, j0])
+
+
+# ---------------------------------------------------------------------------
+# Weighted sparse softmax cross-entropy over the flattened positions of a
+# sequence loss (contrib.seq2seq / legacy_seq2seq, TF_SEMANTICS.md sec. 3):
+# per row the value ce (sparse_xent_row), ce * w, and the logits gradient
+# (softmax - onehot) * gscale[i], in one pass over the row.
+#
+# A zero-weight row (padding) skips the softmax when TF's answer does not need
+# it: TF computes ce * 0 and (g * 0) * (softmax - onehot), which are 0 only
+# when ce and the softmax row are finite. They are exactly when the row has
+# no NaN, a finite max m, and x[label] - m does not overflow to -inf (then
+# 0 <= L <= log C and ce = L - (x[label] - m) is finite; a -inf elsewhere in
+# the row is harmless). Any other zero-weight row is computed in full, so
+# NaN / inf rows give TF's NaN.
+
+cdef inline bint zero_is_exact(const real *x, Py_ssize_t n,
+                               Py_ssize_t label) noexcept nogil:
+    cdef real m = rowmax(x, n)          # NaN entries are skipped by rowmax
+    cdef real inf = <real>1e300 * <real>1e300
+    cdef Py_ssize_t k
+    cdef int nan = 0
+    if not (m < inf and m > -inf):
+        return False
+    if not (x[label] - m > -inf):       # (evaluated in real: float stays float)
+        return False
+    for k in range(n):                  # an int OR reduction: vectorizes
+        nan = nan | (x[k] != x[k])
+    return nan == 0
+
+
+def k_sparse_xent_weighted(const real[:, ::1] logits,   # IN [n_rows, n_classes]
+                           const label_t[::1] labels,   # IN, checked in [0, n_classes)
+                           const real[::1] weights,     # IN [n_rows]
+                           const real[::1] gscale,      # IN [n_rows] gradient row factor
+                           real[::1] ce_out,            # OUT ce (unweighted)
+                           real[::1] cew_out,           # OUT ce * w
+                           real[:, ::1] dlogits_out,    # OUT (softmax - onehot) * gscale, or None
+                           bint need_ce,
+                           int n_threads):
+    """Rows with w == 0 whose result is exactly 0 (zero_is_exact) get
+    cew = w (= ce * w: ce >= 0 is finite, w is +-0) and a zero gradient row
+    without any exp; their ce_out is computed only if need_ce (the weights'
+    gradient needs it), else set to 0. gscale may be None when dlogits_out
+    is None."""
+    cdef Py_ssize_t n_rows = logits.shape[0], n_classes = logits.shape[1]
+    cdef Py_ssize_t i, k
+    cdef bint grad = dlogits_out is not None
+    cdef real ce
+    if n_rows == 0:
+        return
+    if n_classes <= 0:
+        raise ValueError("k_sparse_xent_weighted needs at least one class")
+    if weights.shape[0] != n_rows or ce_out.shape[0] != n_rows or cew_out.shape[0] != n_rows \
+            or labels.shape[0] != n_rows:
+        raise ValueError("k_sparse_xent_weighted: row counts differ")
+    if grad and (gscale is None or gscale.shape[0] != n_rows
+                 or dlogits_out.shape[0] != n_rows or dlogits_out.shape[1] != n_classes):
+        raise ValueError("k_sparse_xent_weighted: gradient buffers do not match")
+    for i in prange(n_rows, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        if weights[i] == 0 and zero_is_exact(&logits[i, 0], n_classes, labels[i]):
+            if need_ce:
+                ce_out[i] = sparse_xent_row(&logits[i, 0], n_classes, labels[i], NULL)
+            else:
+                ce_out[i] = 0
+            cew_out[i] = weights[i]
+            if grad:
+                for k in range(n_classes):
+                    dlogits_out[i, k] = 0
+        else:
+            ce = sparse_xent_row(&logits[i, 0], n_classes, labels[i],
+                                 &dlogits_out[i, 0] if grad else NULL)
+            ce_out[i] = ce
+            cew_out[i] = ce * weights[i]
+            if grad:
+                rowscale(&dlogits_out[i, 0], n_classes, gscale[i], &dlogits_out[i, 0])

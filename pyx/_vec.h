@@ -7,7 +7,10 @@
  *
  * Determinism: sums use CYL_LANES fixed accumulators combined by a fixed tree,
  * so a row's result depends on nothing but its values (not on the thread
- * count, the address alignment or the vector width). The build disables FMA
+ * count, the address alignment or the vector width). Long rows are summed in
+ * chunks of CYL_CHUNK elements whose sums are combined pairwise (a binary
+ * counter), so the rounding error grows like CYL_CHUNK/CYL_LANES + log2(n)
+ * rather than n/CYL_LANES (a 16.8M-class float32 row stays within ~1e-6). The build disables FMA
  * contraction (-ffp-contract=off), so every SIMD level gives the same bits.
  */
 #ifndef CYLOSS_VEC_H
@@ -20,6 +23,7 @@
 
 #define CYL_LANES 16
 #define CYL_BLOCK_ROWS 64
+#define CYL_CHUNK 2048
 
 /* ------------------------------------------------------------------ exp --
  * exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n*ln2 in [-ln2/2, ln2/2]
@@ -197,6 +201,30 @@ static inline double cyl_log1pd(double a)
     return cyl_logd(u) + (a - (u - 1.0)) / u;
 }
 
+/* Body of a chunked fixed-order sum over k in [0, n): TERM is the summand
+ * expression of element k in the vector loop, TAIL the same for the tail. */
+#define CYL_CHUNKED(T, S, TERM, TAIL)                                         \
+    cyl_cascade_##S casc;                                                     \
+    casc.top = 0;                                                             \
+    for (ptrdiff_t c0 = 0; c0 < n || c0 == 0; c0 += CYL_CHUNK) {              \
+        ptrdiff_t c1 = n - c0 < CYL_CHUNK ? n : c0 + CYL_CHUNK;               \
+        T acc[CYL_LANES] = {0};                                               \
+        ptrdiff_t nb = c1 - (c1 - c0) % CYL_LANES, k;                         \
+        for (k = c0; k < nb; k += CYL_LANES)                                  \
+            for (int j = 0; j < CYL_LANES; j++) {                             \
+                ptrdiff_t kk = k + j;                                         \
+                { ptrdiff_t k = kk; acc[j] += (TERM); }                       \
+            }                                                                 \
+        for (; k < c1; k++)                                                   \
+            acc[k - nb] += (TAIL);                                            \
+        if (c1 == n && casc.top == 0)                                         \
+            return cyl_lanesum_##S(acc);                                      \
+        cyl_cascade_push_##S(&casc, cyl_lanesum_##S(acc));                    \
+        if (c1 == n)                                                          \
+            break;                                                            \
+    }                                                                         \
+    return cyl_cascade_done_##S(&casc);
+
 /* ------------------------------------------------------------ row loops -- */
 #define CYL_DEFINE(T, S)                                                      \
                                                                               \
@@ -219,71 +247,61 @@ static inline T cyl_rowmax_##S(const T *x, ptrdiff_t n)                       \
     return m;                                                                 \
 }                                                                             \
                                                                               \
+/* Pairwise combination of chunk sums: push the chunk sums in order; equal   \
+ * levels merge (a binary counter), cyl_cascade_done adds what is left. */   \
+typedef struct { T s[64]; int lv[64]; int top; } cyl_cascade_##S;             \
+static inline void cyl_cascade_push_##S(cyl_cascade_##S *c, T v)              \
+{                                                                             \
+    int lv = 0;                                                               \
+    while (c->top > 0 && c->lv[c->top - 1] == lv) {                           \
+        v = c->s[c->top - 1] + v;                                             \
+        c->top--;                                                             \
+        lv++;                                                                 \
+    }                                                                         \
+    c->s[c->top] = v;                                                         \
+    c->lv[c->top] = lv;                                                       \
+    c->top++;                                                                 \
+}                                                                             \
+static inline T cyl_cascade_done_##S(cyl_cascade_##S *c)                      \
+{                                                                             \
+    if (c->top == 0)                                                          \
+        return (T)0;                                                          \
+    T r = c->s[c->top - 1];                                                   \
+    for (int i = c->top - 2; i >= 0; i--)                                     \
+        r = c->s[i] + r;                                                      \
+    return r;                                                                 \
+}                                                                             \
+                                                                              \
+/* The lane loops of one chunk [c0, c1): TERM(k) is the summand of element k \
+ * (it may store side outputs). A row of at most CYL_CHUNK elements is one   \
+ * chunk: its sum is the lane tree's, as before chunking. */                 \
+                                                                              \
 /* sum_k x[k] in a fixed order. */                                            \
 static inline T cyl_sum_##S(const T *x, ptrdiff_t n)                          \
 {                                                                             \
-    T acc[CYL_LANES] = {0};                                                   \
-    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
-    for (k = 0; k < nb; k += CYL_LANES)                                       \
-        for (int j = 0; j < CYL_LANES; j++)                                   \
-            acc[j] += x[k + j];                                               \
-    for (; k < n; k++)                                                        \
-        acc[k - nb] += x[k];                                                  \
-    return cyl_lanesum_##S(acc);                                              \
+    CYL_CHUNKED(T, S, x[k], x[k])                                             \
 }                                                                             \
                                                                               \
 /* sum_k (x[k]*x[k]) * 0.5 in a fixed order (halving each square, as TF's  \
  * l2_loss does, so the sum overflows only where TF's does). */              \
 static inline T cyl_halfsumsq_##S(const T *x, ptrdiff_t n)                    \
 {                                                                             \
-    T acc[CYL_LANES] = {0};                                                   \
-    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
-    for (k = 0; k < nb; k += CYL_LANES)                                       \
-        for (int j = 0; j < CYL_LANES; j++)                                   \
-            acc[j] += (x[k + j] * x[k + j]) * (T)0.5;                         \
-    for (; k < n; k++)                                                        \
-        acc[k - nb] += (x[k] * x[k]) * (T)0.5;                                \
-    return cyl_lanesum_##S(acc);                                              \
+    CYL_CHUNKED(T, S, (x[k] * x[k]) * (T)0.5, (x[k] * x[k]) * (T)0.5)         \
 }                                                                             \
                                                                               \
 /* sum_k a[k]*b[k] in a fixed order. */                                       \
 static inline T cyl_dot_##S(const T *a, const T *b, ptrdiff_t n)              \
 {                                                                             \
-    T acc[CYL_LANES] = {0};                                                   \
-    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
-    for (k = 0; k < nb; k += CYL_LANES)                                       \
-        for (int j = 0; j < CYL_LANES; j++)                                   \
-            acc[j] += a[k + j] * b[k + j];                                    \
-    for (; k < n; k++)                                                        \
-        acc[k - nb] += a[k] * b[k];                                           \
-    return cyl_lanesum_##S(acc);                                              \
+    CYL_CHUNKED(T, S, a[k] * b[k], a[k] * b[k])                               \
 }                                                                             \
                                                                               \
 /* e[k] = exp(x[k] - m) (stored only if e != NULL); returns sum_k e[k]. */    \
 static inline T cyl_expsum_##S(const T *x, ptrdiff_t n, T m, T *e)            \
 {                                                                             \
-    T acc[CYL_LANES] = {0};                                                   \
-    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
     if (e) {                                                                  \
-        for (k = 0; k < nb; k += CYL_LANES)                                   \
-            for (int j = 0; j < CYL_LANES; j++) {                             \
-                T v = cyl_exp##S(x[k + j] - m);                               \
-                e[k + j] = v;                                                 \
-                acc[j] += v;                                                  \
-            }                                                                 \
-        for (; k < n; k++) {                                                  \
-            T v = cyl_exp##S(x[k] - m);                                       \
-            e[k] = v;                                                         \
-            acc[k - nb] += v;                                                 \
-        }                                                                     \
-    } else {                                                                  \
-        for (k = 0; k < nb; k += CYL_LANES)                                   \
-            for (int j = 0; j < CYL_LANES; j++)                               \
-                acc[j] += cyl_exp##S(x[k + j] - m);                           \
-        for (; k < n; k++)                                                    \
-            acc[k - nb] += cyl_exp##S(x[k] - m);                              \
+        CYL_CHUNKED(T, S, (e[k] = cyl_exp##S(x[k] - m)), (e[k] = cyl_exp##S(x[k] - m))) \
     }                                                                         \
-    return cyl_lanesum_##S(acc);                                              \
+    CYL_CHUNKED(T, S, cyl_exp##S(x[k] - m), cyl_exp##S(x[k] - m))             \
 }                                                                             \
                                                                               \
 /* y[k] = e[k] / d  (softmax from the exponentials; TF divides too). */      \
@@ -349,20 +367,13 @@ static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
     T m = cyl_rowmax_##S(x, n);                                               \
     T sum = cyl_expsum_##S(x, n, m, dx);                                      \
     T L = (T)log(sum);                                                        \
-    T acc[CYL_LANES] = {0};                                                   \
-    ptrdiff_t nb = n - n % CYL_LANES, k;                                      \
-    for (k = 0; k < nb; k += CYL_LANES)                                       \
-        for (int j = 0; j < CYL_LANES; j++)                                   \
-            acc[j] += y[k + j] * (L - (x[k + j] - m));                        \
-    for (; k < n; k++)                                                        \
-        acc[k - nb] += y[k] * (L - (x[k] - m));                               \
     if (dx)                                                                   \
-        for (k = 0; k < n; k++)                                               \
+        for (ptrdiff_t k = 0; k < n; k++)                                     \
             dx[k] = dx[k] / sum - y[k];                                       \
     if (dlab)                                                                 \
-        for (k = 0; k < n; k++)                                               \
+        for (ptrdiff_t k = 0; k < n; k++)                                     \
             dlab[k] = L - (x[k] - m);                                         \
-    return cyl_lanesum_##S(acc);                                              \
+    CYL_CHUNKED(T, S, y[k] * (L - (x[k] - m)), y[k] * (L - (x[k] - m)))       \
 }                                                                             \
                                                                               \
 /* Sparse softmax cross-entropy of one row: loss = L - s_label;               \

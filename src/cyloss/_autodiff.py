@@ -86,6 +86,11 @@ def _as_dy(dy, value):
     return d if d.flags.c_contiguous else d.copy()
 
 
+def _as_array(g):
+    """A gradient as NumPy; a list (one array per step, legacy_seq2seq) stays a list."""
+    return [np.asarray(v) for v in g] if isinstance(g, list) else np.asarray(g)
+
+
 def vjp(fn, *args, **kwargs):
     """Value of `fn(*args, **kwargs)` and its vector-Jacobian product.
 
@@ -108,7 +113,7 @@ def vjp(fn, *args, **kwargs):
                 b = impl(Ctx(True), *args, **kwargs)[1]
             finally:
                 _recomputing.reset(token)
-        return {k: np.asarray(g) for k, g in b(_as_dy(dy, value)).items()}
+        return {k: _as_array(g) for k, g in b(_as_dy(dy, value)).items()}
 
     return value, backward
 
@@ -128,7 +133,7 @@ def value_and_grad(fn, wrt="logits"):
     def run(*args, **kwargs):
         value, bwd = impl(ctx, *args, **kwargs)
         grads = bwd(None)
-        out = tuple(None if grads.get(n) is None else np.asarray(grads[n]) for n in names)
+        out = tuple(None if grads.get(n) is None else _as_array(grads[n]) for n in names)
         return value, (out[0] if isinstance(wrt, str) else out)
 
     return run

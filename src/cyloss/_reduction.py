@@ -110,7 +110,7 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     da = np.empty(n, dtype) if want_a else None
     db = np.empty(n, dtype) if want_b else None
     s = K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wflat, max(n_rows, 1),
-                     p1, gscale, wl, raw, da, db, junk, partials, nt)
+                     np.array([p1, 0, 0], dtype), gscale, wl, raw, da, db, junk, partials, nt)
     if none:
         value = wl.reshape(shape)
     else:

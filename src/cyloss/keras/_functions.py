@@ -1,0 +1,783 @@
+"""Keras' per-sample loss functions (TF_SEMANTICS.md sec. 4.2) and their
+public function forms (`cyloss.keras.mse`, `categorical_crossentropy`, ...).
+
+Each `_name(ctx, y_true, y_pred, **kw) -> (values, mask, backward)` works on
+arrays already in the compute dtype; `backward(dvalues)` returns the gradients
+w.r.t. y_true and y_pred of sum(values * dvalues). The compiled work reuses the
+kernel families: elementwise losses reduced over an axis go through
+k_weighted (pyx/_pointwise.pyx, one pass: row sums + local gradients), the
+cross-entropies through cyloss.nn's softmax / sparse softmax kernels, the
+row losses on probability vectors through pyx/_rows.pyx.
+"""
+import inspect
+
+import numpy as np
+
+from .. import _checks as ck
+from .. import _kernels
+from .. import nn
+from .._autodiff import differentiable
+from .._threads import for_work
+from .._errors import InvalidArgumentError
+from ._pipeline import cast, numeric, same_rank
+
+EPSILON = 1e-7          # keras.backend.epsilon()
+
+
+def _shape(a, b):
+    """The broadcast shape of two inputs; Keras reports a mismatch at run time."""
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise InvalidArgumentError(f"Incompatible shapes: {list(a.shape)} vs. "
+                                   f"{list(b.shape)}") from None
+
+
+def _axis(axis, ndim):
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type "
+                         f"{type(axis)}")
+    return ck.normalize_axis(axis, ndim)
+
+
+# ------------------------------------------------------ elementwise, reduced --
+
+def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 0.0, 0.0)):
+    """values = scale * mean_axis(L(y_true, y_pred)) (sum_axis if not mean) for a
+    k_weighted kind, with both local gradients from the same pass."""
+    dt = yp.dtype
+    shape = _shape(yt, yp)
+    if not shape:
+        shape = (1,)
+        squeeze0 = True
+    else:
+        squeeze0 = False
+    ax = _axis(axis, len(shape))
+    a, moved = ck.rows(np.broadcast_to(yt, shape), ax)
+    b, _ = ck.rows(np.broadcast_to(yp, shape), ax)
+    n_rows, k = b.shape
+    n = n_rows * k
+    want_a = ctx.wants("y_true")
+    want_b = ctx.wants("y_pred")
+    da = np.empty((n_rows, k), dt) if want_a and n else None
+    db = np.empty((n_rows, k), dt) if want_b and n else None
+    if n:
+        K = _kernels.K.pointwise
+        block = K.WEIGHTED_BLOCK
+        per = -(-k // block)
+        nt = for_work(n)
+        partials = np.empty(n_rows * per, dt)
+        K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), np.ones(1, dt), n_rows,
+                     np.array(params, dt), 1.0, None, None,
+                     None if da is None else da.reshape(-1),
+                     None if db is None else db.reshape(-1),
+                     np.empty((nt, 4 * block), dt), partials, nt)
+        sums = partials.reshape(n_rows, per).sum(axis=1, dtype=dt) if per > 1 \
+            else partials[:n_rows]
+    else:
+        sums = np.zeros(n_rows, dt)
+    kk = dt.type(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = (sums / kk) if mean else sums        # a mean over an empty axis is NaN
+        if scale != 1.0:
+            rows = dt.type(scale) * rows
+    values = rows.reshape(moved[:-1])
+    if squeeze0:
+        values = values.reshape(())
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        f = np.ones(n_rows, dt) if dvalues is None else np.asarray(dvalues, dt).reshape(n_rows)
+        f = f * dt.type(scale)
+        if mean:
+            f = f / kk
+        out = {}
+        for name, g, src in (("y_true", da, yt), ("y_pred", db, yp)):
+            if not ctx.wants(name):
+                continue
+            if g is None:
+                g = np.zeros((n_rows, k), dt)
+            g *= f[:, None]
+            g = ck.unrows(g, moved, ax, len(shape))
+            out[name] = ck.reduce_to(g.reshape(shape), src.shape)
+        return out
+    return values, None, backward
+
+
+def _regression(kind, **fixed):
+    def sample(ctx, y_true, y_pred):
+        yt, yp = same_rank(y_true, y_pred)
+        v, m, bwd = _elementwise(ctx, kind, yt, yp, **fixed)
+        return v, m, _reshaped(bwd, yt, yp, y_true, y_pred)
+    return sample
+
+
+def _reshaped(bwd, yt, yp, y_true, y_pred):
+    """A backward on rank-fixed arrays, returning the gradients in the shapes
+    of the arrays before the fix."""
+    if bwd is None:
+        return None
+
+    def backward(dvalues):
+        out = bwd(dvalues)
+        for name, orig in (("y_true", y_true), ("y_pred", y_pred)):
+            if out.get(name) is not None:
+                out[name] = out[name].reshape(orig.shape)
+        return out
+    return backward
+
+
+def _mean_squared_error(ctx, y_true, y_pred):
+    return _regression("squared_difference")(ctx, y_true, y_pred)
+
+
+def _mean_absolute_error(ctx, y_true, y_pred):
+    return _regression("absolute_difference")(ctx, y_true, y_pred)
+
+
+def _mean_absolute_percentage_error(ctx, y_true, y_pred):
+    return _regression("mape", scale=100.0, params=(EPSILON, 0, 0))(ctx, y_true, y_pred)
+
+
+def _mean_squared_logarithmic_error(ctx, y_true, y_pred):
+    # Keras' epsilon tensor here is float32 even for float64 inputs
+    eps = float(np.float32(EPSILON))
+    return _regression("msle", params=(eps, 0, 0))(ctx, y_true, y_pred)
+
+
+def _huber(ctx, y_true, y_pred, delta=1.0):
+    return _regression("keras_huber", params=(float(delta), 0, 0))(ctx, y_true, y_pred)
+
+
+def _log_cosh(ctx, y_true, y_pred):
+    # Keras takes log(2) in float32 (floatx) and casts it to y_pred's dtype
+    return _regression("logcosh", params=(float(np.log(np.float32(2))), 0, 0))(
+        ctx, y_true, y_pred)
+
+
+def _poisson(ctx, y_true, y_pred):
+    return _elementwise(ctx, "poisson", y_true, y_pred, params=(EPSILON, 0, 0))
+
+
+def _kl_divergence(ctx, y_true, y_pred):
+    return _elementwise(ctx, "kld", y_true, y_pred, mean=False, params=(EPSILON, 0, 0))
+
+
+def _hinge_labels(yt):
+    """Keras' conversion: 2y - 1 when every label is 0 or 1, else unchanged;
+    returns the labels used and d(used)/d(y_true)."""
+    binary = bool(np.all((yt == 0) | (yt == 1)))
+    return (yt * yt.dtype.type(2) - yt.dtype.type(1), 2.0) if binary else (yt, 1.0)
+
+
+def _margin(kind):
+    def sample(ctx, y_true, y_pred):
+        t, chain = _hinge_labels(y_true)
+        v, m, bwd = _elementwise(ctx, kind, t, y_pred)
+        if bwd is None:
+            return v, m, bwd
+
+        def backward(dvalues):
+            out = bwd(dvalues)
+            if out.get("y_true") is not None:
+                if kind == "squared_hinge":
+                    out["y_true"] = _squared_hinge_dt(t, y_pred, dvalues)
+                out["y_true"] *= out["y_true"].dtype.type(chain)
+            return out
+        return v, m, backward
+    return sample
+
+
+def _squared_hinge_dt(t, p, dvalues):
+    """d/dt of mean(max(1 - t p, 0)^2) in TF's order, -(((dy / K) 2h) p): the
+    kernel's local -2hp overflows float32 where TF's scaled chain does not."""
+    dt = p.dtype
+    shape = _shape(t, p)
+    k = dt.type(shape[-1])
+    m = dt.type(1) - t * p
+    h = np.maximum(m, dt.type(0))
+    f = (np.ones(shape[:-1], dt) if dvalues is None else dvalues.reshape(shape[:-1])) / k
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = np.where(m >= 0, f[..., None] * (dt.type(2) * h), dt.type(0))
+        return ck.reduce_to(-(g * p), t.shape).astype(dt)
+
+
+def _hinge(ctx, y_true, y_pred):
+    return _margin("keras_hinge")(ctx, y_true, y_pred)
+
+
+def _squared_hinge(ctx, y_true, y_pred):
+    return _margin("squared_hinge")(ctx, y_true, y_pred)
+
+
+def _smooth_binary(yt, label_smoothing):
+    if not label_smoothing:
+        return yt, 1.0
+    dt = yt.dtype
+    ls = float(label_smoothing)
+    return yt * dt.type(1.0 - ls) + dt.type(0.5 * ls), 1.0 - ls
+
+
+def _check_same_shape(yt, yp):
+    if yt.ndim != yp.ndim:
+        raise ValueError("Arguments `target` and `output` must have the same rank (ndim). "
+                         f"Received: target.shape={yt.shape}, output.shape={yp.shape}")
+    if yt.shape != yp.shape:
+        raise ValueError("Arguments `target` and `output` must have the same shape. "
+                         f"Received: target.shape={yt.shape}, output.shape={yp.shape}")
+
+
+def _chain_true(bwd, chain):
+    """Multiply the y_true gradient by d(smoothed labels)/d(labels)."""
+    if bwd is None or chain == 1.0:
+        return bwd
+
+    def backward(dvalues):
+        out = bwd(dvalues)
+        if out.get("y_true") is not None:
+            out["y_true"] = out["y_true"] * out["y_true"].dtype.type(chain)
+        return out
+    return backward
+
+
+def _binary_crossentropy(ctx, y_true, y_pred, from_logits=False, label_smoothing=0.0,
+                         axis=-1):
+    _check_same_shape(y_true, y_pred)
+    if from_logits:      # the sigmoid kind smooths the labels itself (same formula)
+        return _elementwise(ctx, "sigmoid", y_true, y_pred, axis=axis,
+                            params=(float(label_smoothing), 0, 0))
+    z, chain = _smooth_binary(y_true, label_smoothing)
+    v, m, bwd = _elementwise(ctx, "bce", z, y_pred, axis=axis, params=(EPSILON, 0, 0))
+    return v, m, _chain_true(bwd, chain)
+
+
+def _binary_focal_crossentropy(ctx, y_true, y_pred, apply_class_balancing=False, alpha=0.25,
+                               gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    z, chain = _smooth_binary(y_true, label_smoothing)
+    _check_same_shape(z, y_pred)
+    a = float(alpha) if apply_class_balancing else -1.0
+    if apply_class_balancing and a < 0:
+        raise ValueError(f"alpha must be >= 0 with apply_class_balancing, got {alpha}")
+    v, m, bwd = _elementwise(ctx, "focal_logits" if from_logits else "focal", z, y_pred,
+                             axis=axis, params=(EPSILON, float(gamma), a))
+    return v, m, _chain_true(bwd, chain)
+
+
+# ------------------------------------------------------------ categorical --
+
+def _smooth_categorical(yt, label_smoothing):
+    if not label_smoothing:
+        return yt, 1.0
+    dt = yt.dtype
+    ls = float(label_smoothing)
+    k = dt.type(yt.shape[-1])           # the LAST axis, whatever `axis` is (Keras)
+    return yt * dt.type(1.0 - ls) + dt.type(ls) / k, 1.0 - ls
+
+
+def _categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, label_smoothing=0.0,
+                              axis=-1):
+    _axis(axis, max(y_pred.ndim, 1))
+    if y_true.ndim < 1:
+        raise ValueError("Arguments `target` and `output` must be at least rank 1. "
+                         f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}")
+    y, chain = _smooth_categorical(y_true, label_smoothing)
+    _check_same_shape(y, y_pred)
+    if from_logits:
+        value, bwd = nn.softmax_cross_entropy_with_logits._cyloss_impl(
+            _rename(ctx), y, y_pred, axis=axis)
+        return value, None, _chain_true(_renamed(bwd), chain)
+    return _rows_loss(ctx, "cce", y, y_pred, axis, chain)
+
+
+def _categorical_focal_crossentropy(ctx, y_true, y_pred, alpha=0.25, gamma=2.0,
+                                    from_logits=False, label_smoothing=0.0, axis=-1):
+    _axis(axis, max(y_pred.ndim, 1))
+    y, chain = _smooth_categorical(y_true, label_smoothing)
+    # no static shape check here in Keras: the shapes broadcast (or fail at run time)
+    shape = _shape(y, y_pred)
+    # a Python list/tuple alpha becomes a float32 (floatx) tensor in Keras, then
+    # widens; a scalar is converted straight to y_pred's dtype
+    alpha_arr = np.asarray(alpha, np.float32 if isinstance(alpha, (list, tuple))
+                           else None).astype(y_pred.dtype)
+    values, mask, bwd = _rows_loss(ctx, "focal_logits" if from_logits else "focal",
+                                   np.broadcast_to(y, shape), np.broadcast_to(y_pred, shape),
+                                   axis, chain, float(gamma), alpha_arr)
+    if bwd is None or (y.shape == shape and y_pred.shape == shape):
+        return values, mask, bwd
+
+    def backward(dvalues):
+        out = bwd(dvalues)
+        for name, own in (("y_true", y_true), ("y_pred", y_pred)):
+            if out.get(name) is not None:
+                out[name] = ck.reduce_to(out[name], own.shape)
+        return out
+    return values, mask, backward
+
+
+class _Renamed:
+    """A Ctx seen through cyloss.nn's argument names (labels, logits)."""
+    __slots__ = ("grad", "wrt")
+
+    def __init__(self, ctx):
+        self.grad = ctx.grad
+        self.wrt = ctx.wrt
+
+    def wants(self, name):
+        keras = {"labels": "y_true", "logits": "y_pred"}[name]
+        return self.grad and (self.wrt is None or keras in self.wrt)
+
+
+def _rename(ctx):
+    return _Renamed(ctx)
+
+
+def _renamed(bwd):
+    if bwd is None:
+        return None
+
+    def backward(dvalues):
+        out = bwd(dvalues)
+        return {"y_true": out.get("labels"), "y_pred": out.get("logits")}
+    return backward
+
+
+def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
+    """The row losses on probability vectors (pyx/_rows.pyx): categorical
+    crossentropy on probabilities, categorical focal crossentropy."""
+    dt = p.dtype
+    ax = _axis(axis, p.ndim)
+    yt2, moved = ck.rows(y, ax)
+    x2, _ = ck.rows(p, ax)
+    n_rows, k = x2.shape
+    if alpha is None:
+        alpha = np.ones(1, dt)
+    al = np.ascontiguousarray(np.broadcast_to(alpha, (k,)) if alpha.ndim else alpha.reshape(1),
+                              dt)
+    loss = np.empty(n_rows, dt)
+    want_t, want_p = ctx.wants("y_true"), ctx.wants("y_pred")
+    dp = np.empty_like(x2) if want_p else None
+    dtr = np.empty_like(x2) if want_t else None
+    R = _kernels.K.rows
+    nt = for_work(x2.size)
+    R.k_prob_xent(R.KINDS[kind], yt2, x2, al, float(EPSILON), float(gamma), loss, dtr, dp,
+                  np.empty((nt, 4 * k), dt), nt)
+    values = loss.reshape(moved[:-1])
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        out = {}
+        for name, g in (("y_true", dtr), ("y_pred", dp)):
+            if g is None:
+                continue
+            if dvalues is not None:
+                g *= np.asarray(dvalues, dt).reshape(n_rows, 1)
+            if name == "y_true" and chain != 1.0:
+                g *= dt.type(chain)
+            out[name] = ck.unrows(g, moved, ax, p.ndim)
+        return out
+    return values, None, backward
+
+
+def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ignore_class=None,
+                                     axis=-1):
+    yt = y_true
+    if yt.ndim == y_pred.ndim and yt.ndim and yt.shape[axis] == 1:
+        yt = np.squeeze(yt, axis=axis)
+    x = y_pred
+    valid = None
+    if ignore_class is not None:
+        valid = yt != np.asarray(ignore_class).astype(y_pred.dtype)
+        yt = np.where(valid, yt, 0).astype(yt.dtype)
+        x = np.where(np.expand_dims(valid, axis), x, x.dtype.type(0))
+    if axis != -1 and axis != x.ndim - 1:
+        raise ValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
+    if yt.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            labels = np.trunc(yt).astype(np.int64)
+    else:
+        labels = yt.astype(np.int64, copy=False)
+    if labels.ndim == x.ndim and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if x.ndim < 1:
+        raise ValueError("Argument `output` must be at least rank 1. "
+                         f"Received: output.shape={x.shape}")
+    if labels.ndim != x.ndim - 1:
+        raise ValueError("Argument `output` must have rank (ndim) `target.ndim - 1`. "
+                         f"Received: target.shape={labels.shape}, output.shape={x.shape}")
+    if labels.shape != x.shape[:-1]:
+        raise ValueError("Arguments `target` and `output` must have the same shape up until"
+                         f" the last dimension: target.shape={labels.shape}, "
+                         f"output.shape={x.shape}")
+    logits, clip_bwd = (x, None) if from_logits else _log_clip(ctx, x)
+    sub = _Renamed(ctx)
+    value, bwd = nn.sparse_softmax_cross_entropy_with_logits._cyloss_impl(sub, labels, logits)
+    if valid is not None:
+        value = np.where(valid, value, value.dtype.type(0)).astype(value.dtype)
+    if not ctx.grad or not ctx.wants("y_pred"):
+        return value, valid, (lambda dv: {}) if ctx.grad else None
+
+    def backward(dvalues):
+        dv = dvalues
+        if valid is not None:
+            dv = np.where(valid, np.ones(valid.shape, value.dtype) if dv is None else dv,
+                          value.dtype.type(0)).astype(value.dtype)
+        g = bwd(dv)["logits"]
+        if clip_bwd is not None:
+            g = clip_bwd(g)
+        if valid is not None:
+            g = np.where(np.expand_dims(valid, -1), g, g.dtype.type(0))
+        return {"y_pred": g}
+    return value, valid, backward
+
+
+def _log_clip(ctx, p):
+    """log(clip(p, eps, 1 - eps)) and the chain of its gradient (zero outside)."""
+    dt = p.dtype
+    eps = dt.type(EPSILON)
+    hi = dt.type(1) - eps
+    c = np.clip(p, eps, hi)
+    out = np.log(c)
+
+    def chain(g):
+        inside = (p >= eps) & (p <= hi)
+        return np.where(inside, g / c, dt.type(0)).astype(dt)
+    return out, chain
+
+
+def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
+    dt = y_pred.dtype
+    k = y_pred.shape[-1]
+    with np.errstate(invalid="ignore"):
+        ids = np.trunc(y_true).astype(np.int64) if y_true.dtype.kind == "f" \
+            else y_true.astype(np.int64)
+    onehot = (ids[..., None] == np.arange(k)).astype(dt)
+    p = np.sum(y_pred * onehot, axis=-1, dtype=dt)
+    qq = dt.type(q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (dt.type(1) - np.power(p, qq)) / qq
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, dt) if dvalues is None else dvalues
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dp = -(dv / qq) * (qq * np.power(p, qq - dt.type(1)))
+            g = dp[..., None] * onehot
+        return {"y_pred": g.astype(dt)}
+    return values, None, backward
+
+
+# -------------------------------------------------------- vector losses --
+
+def _l2_normalize(v, ax):
+    """Keras' normalize: v * min(rsqrt(sum v^2), 1/eps); returns (n, r, s)."""
+    dt = v.dtype
+    s = np.sum(v * v, axis=ax, keepdims=True, dtype=dt)
+    with np.errstate(divide="ignore"):
+        r = dt.type(1) / np.sqrt(s)
+    cap = dt.type(1.0 / EPSILON)
+    live = r <= cap
+    r = np.where(live, r, cap).astype(dt)
+    return v * r, r, live
+
+
+def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
+    # Keras normalizes each input over `axis` on its own shape, then multiplies
+    # with broadcasting
+    yt, yp = same_rank(y_true, y_pred)
+    shape = _shape(yt, yp)
+    ax = _axis(axis, len(shape))
+    nt, rt, lt = _l2_normalize(yt, ax)
+    npred, rp, lp = _l2_normalize(yp, ax)
+    values = -np.sum(nt * npred, axis=ax, dtype=yp.dtype)
+    if not ctx.grad:
+        return values, None, None
+
+    def grad_of(v, r, live, gn):
+        # n = v r, r = min(rsqrt(sum v^2), 1/eps):  dn/dv = r + v dr/dv with
+        # dr/dv = -r^3 v on the live rsqrt branch of the minimum (0 on the cap)
+        inner = np.sum(gn * v, axis=ax, keepdims=True, dtype=v.dtype)
+        return gn * r + np.where(live, -(r * r * r), v.dtype.type(0)) * inner * v
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, yp.dtype) if dvalues is None else dvalues
+        dv = np.expand_dims(dv, ax)
+        out = {}
+        if ctx.wants("y_pred"):
+            gn = ck.reduce_to(np.broadcast_to(-nt * dv, shape), yp.shape)
+            out["y_pred"] = grad_of(yp, rp, lp, gn).reshape(y_pred.shape)
+        if ctx.wants("y_true"):
+            gn = ck.reduce_to(np.broadcast_to(-npred * dv, shape), yt.shape)
+            out["y_true"] = grad_of(yt, rt, lt, gn).reshape(y_true.shape)
+        return out
+    return values, None, backward
+
+
+def _categorical_hinge(ctx, y_true, y_pred):
+    dt = y_pred.dtype
+    shape = _shape(y_true, y_pred)
+    t = np.broadcast_to(y_true, shape)
+    p = np.broadcast_to(y_pred, shape)
+    if t.size == 0:
+        raise InvalidArgumentError("Cannot compute the max of an empty tensor "
+                                   f"(y_true {list(y_true.shape)}, y_pred {list(y_pred.shape)})")
+    pos = np.sum(t * p, axis=-1, dtype=dt)
+    negs = (dt.type(1) - t) * p
+    neg = np.max(negs, axis=-1)
+    arg = neg - pos + dt.type(1)
+    values = np.maximum(arg, dt.type(0))
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, dt) if dvalues is None else dvalues
+        g = np.where(arg >= 0, dv, dt.type(0)).astype(dt)[..., None]    # ties to `arg`
+        ind = (negs == neg[..., None]).astype(dt)        # reduce_max splits ties evenly
+        share = ind / np.sum(ind, axis=-1, keepdims=True, dtype=dt)
+        out = {}
+        if ctx.wants("y_pred"):
+            out["y_pred"] = ck.reduce_to(g * (share * (dt.type(1) - t) - t), y_pred.shape)
+        if ctx.wants("y_true"):
+            out["y_true"] = ck.reduce_to(g * (-share * p - p), y_true.shape)
+        return out
+    return values, None, backward
+
+
+def _expand_for(g, axis, ndim):
+    if axis is None:
+        return g
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    axes = tuple(a % ndim for a in axes)
+    return np.expand_dims(g, axes)
+
+
+def _dice(ctx, y_true, y_pred, axis=None):
+    # the intersection on the broadcast grid, sum(y_true) and sum(y_pred) each
+    # over its own shape (Keras)
+    dt = y_pred.dtype
+    shape = _shape(y_true, y_pred)
+    y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
+    inter = np.sum(y * p, axis=axis, dtype=dt)
+    den = (np.sum(y_true, axis=axis, dtype=dt) + np.sum(y_pred, axis=axis, dtype=dt)
+           + dt.type(EPSILON))
+    values = np.asarray(dt.type(1) - (dt.type(2) * inter) / den, dt)
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, dt) if dvalues is None else np.asarray(dvalues, dt)
+        # L = 1 - 2I/D:  dL/dI = -2/D,  dL/dD = 2I/D^2 (D = sum y + sum p + eps)
+        a = -dt.type(2) * dv / den
+        b = dt.type(2) * dv * inter / (den * den)
+        out = {}
+        for name, own, other in (("y_pred", y_pred, y), ("y_true", y_true, p)):
+            if ctx.wants(name):
+                g_inter = ck.reduce_to(_expand_for(a, axis, len(shape)) * other, own.shape)
+                g_den = _expand_for(b, axis, own.ndim)       # every element of own's sum
+                g_den = ck.reduce_to(np.broadcast_to(
+                    g_den, np.broadcast_shapes(g_den.shape, own.shape)), own.shape)
+                out[name] = (g_inter + g_den).reshape(own.shape)
+        return out
+    return values, None, backward
+
+
+def _tversky(ctx, y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    dt = y_pred.dtype
+    shape = _shape(y_true, y_pred)
+    y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
+    al, be = dt.type(alpha), dt.type(beta)
+    one = dt.type(1)
+    tp = np.sum(y * p, axis=axis, dtype=dt)
+    fp = np.sum((one - p) * y, axis=axis, dtype=dt)
+    fn = np.sum(p * (one - y), axis=axis, dtype=dt)
+    den = tp + fp * al + fn * be + dt.type(EPSILON)
+    values = np.asarray(one - tp / den, dt)
+    if not ctx.grad:
+        return values, None, None
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, dt) if dvalues is None else np.asarray(dvalues, dt)
+        # L = 1 - TP/den: dL/dx = -(dTP/dx)/den + TP/den^2 * dden/dx
+        a = _expand_for(-dv / den, axis, len(shape))
+        b = _expand_for(dv * tp / (den * den), axis, len(shape))
+        out = {}
+        if ctx.wants("y_pred"):      # dTP/dp = y, dden/dp = y - al y + be (1 - y)
+            out["y_pred"] = ck.reduce_to(a * y + b * (y - al * y + be * (one - y)),
+                                         y_pred.shape)
+        if ctx.wants("y_true"):      # dTP/dy = p, dden/dy = p + al (1 - p) - be p
+            out["y_true"] = ck.reduce_to(a * p + b * (p + al * (one - p) - be * p),
+                                         y_true.shape)
+        return out
+    return values, None, backward
+
+
+def _softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _masked_lse(z, mask):
+    """logsumexp over axis 1 of where(mask, z, -inf), TF's way (a max shift
+    that is 0 when the row has no entries), and its softmax weights."""
+    dt = z.dtype
+    zz = np.where(mask, z, dt.type(-np.inf))
+    m = np.max(zz, axis=1, keepdims=True) if zz.shape[1] else np.full((zz.shape[0], 1), -np.inf)
+    m = np.where(np.isfinite(m), m, dt.type(0)).astype(dt)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = np.exp(zz - m)
+        s = np.sum(e, axis=1, keepdims=True, dtype=dt)
+        lse = (np.log(s) + m)[:, 0]
+        w = np.where(mask, e / s, dt.type(0))
+    return lse.astype(dt), w.astype(dt)
+
+
+def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
+            gamma=80, margin=0.4):
+    dt = y_pred.dtype
+    labels = _int32(y_true).reshape(-1)
+    ref_e = y_pred if ref_embeddings is None else cast(numeric(ref_embeddings,
+                                                               "ref_embeddings"), dt)
+    ref_l = labels if ref_labels is None else _int32(numeric(ref_labels, "ref_labels"))
+    ref_l = ref_l.reshape(-1)
+    g, mg = dt.type(gamma), dt.type(margin)
+    one = dt.type(1)
+    dist0 = one - y_pred @ ref_e.T
+    dist = np.maximum(dist0, dt.type(0))
+    pos = labels[:, None] == ref_l[None, :]
+    neg = ~pos
+    if remove_diagonal:
+        pos = pos & ~np.eye(labels.size, ref_l.size, dtype=bool)
+    posf, negf = pos.astype(dt), neg.astype(dt)
+    pw0 = (mg + dist) * posf
+    pw = np.maximum(pw0, dt.type(0))
+    nw0 = ((one + mg) - dist) * negf
+    nw = np.maximum(nw0, dt.type(0))
+    pd = mg - dist
+    nd = (one - mg) - dist
+    pwd = -one * g * pw * pd
+    nwd = g * nw * nd
+    lp, sp = _masked_lse(pwd, pos)
+    ln, sn = _masked_lse(nwd, neg)
+    t = lp + ln
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = _softplus(t).astype(dt)
+    mask = values > 0
+    if not ctx.grad:
+        return values, mask, None
+
+    def backward(dvalues):
+        dv = np.ones(values.shape, dt) if dvalues is None else dvalues
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            dt_ = dv / (one + np.exp(-t))                       # softplus' = sigmoid
+            gp = dt_[:, None] * sp                              # d/d pwd
+            gn = dt_[:, None] * sn                              # d/d nwd
+            # pwd = -g pw pd: d/d dist through pw (max ties to pw0, times the
+            # position mask) and pd (= -1); nwd = g nw nd likewise
+            gdist = (gp * (-g) * (np.where(pw0 >= 0, one, dt.type(0)) * posf * pd - pw)
+                     + gn * g * (np.where(nw0 >= 0, one, dt.type(0)) * negf * (-nd) * one
+                                 - nw))
+            gdist0 = np.where(dist0 >= 0, gdist, dt.type(0)).astype(dt)   # max ties to dist0
+        gp_e = -(gdist0 @ ref_e)
+        g_ref = -(gdist0.T @ y_pred)
+        if ref_embeddings is None:
+            return {"y_pred": (gp_e + g_ref).astype(dt)}
+        return {"y_pred": gp_e.astype(dt), "ref_embeddings": g_ref.astype(dt)}
+    return values, mask, backward
+
+
+def _int32(a):
+    a = np.asarray(a)
+    with np.errstate(invalid="ignore"):
+        return np.trunc(a).astype(np.int32) if a.dtype.kind == "f" else a.astype(np.int32)
+
+
+def _ctc(ctx, y_true, y_pred):
+    if y_true.ndim != 2:
+        raise ValueError("Targets `y_true` are expected to be a tensor of shape "
+                         "`(batch_size, max_length)` in integer format. "
+                         f"Received: y_true.shape={y_true.shape}")
+    if y_pred.ndim != 3:
+        raise ValueError("Logits `y_pred` are expected to be a tensor of shape "
+                         "`(batch_size, max_length, num_classes)`. "
+                         f"Received: y_pred.shape={y_pred.shape}")
+    labels = _int32(y_true)
+    b, t = y_pred.shape[:2]
+    label_length = np.sum(labels != 0, axis=-1).astype(np.int32)
+    logit_length = np.full(b, t, np.int32)
+    value, bwd = nn.ctc_loss._cyloss_impl(
+        _Renamed(ctx), labels, y_pred, label_length, logit_length,
+        logits_time_major=False, blank_index=0)
+    if bwd is None:
+        return value, None, None
+    return value, None, lambda dv: {"y_pred": bwd(dv)["logits"]}
+
+
+# ------------------------------------------------------------ public forms --
+
+def _public(sample, name, float_true=True, extra=(), doc=""):
+    """The Keras function form of a per-sample function: y_pred float32/64,
+    y_true cast to its dtype (kept as given for id labels), unreduced values.
+    `extra`: further differentiated arguments the sample's backward returns."""
+    wrt = (("y_true", "y_pred") if float_true else ("y_pred",)) + tuple(extra)
+
+    def impl(ctx, y_true, y_pred, *args, **kwargs):
+        yp = ck.floating(y_pred, "y_pred")
+        yt0 = numeric(y_true, "y_true")
+        yt = cast(yt0, yp.dtype) if float_true else yt0
+        values, _mask, bwd = sample(ctx, yt, yp, *args, **kwargs)
+        values = np.asarray(values)
+        if not ctx.grad:
+            return values, None
+
+        def backward(dy):
+            out = bwd(dy) if bwd is not None else {}
+            res = {}
+            if ctx.wants("y_pred") and out.get("y_pred") is not None:
+                res["y_pred"] = np.asarray(out["y_pred"]).reshape(yp.shape)
+            if (float_true and ctx.wants("y_true") and yt0.dtype.kind == "f"
+                    and out.get("y_true") is not None):
+                res["y_true"] = np.asarray(out["y_true"]).reshape(yt0.shape).astype(
+                    yt0.dtype, copy=False)
+            for k in extra:
+                if ctx.wants(k) and out.get(k) is not None:
+                    res[k] = out[k]
+            return res
+        return values, backward
+
+    impl.__signature__ = inspect.signature(sample)
+    impl.__name__ = impl.__qualname__ = name
+    impl.__doc__ = doc or f"Keras' `{name}`: the unreduced per-sample loss."
+    fn = differentiable(*wrt)(impl)
+    fn._cyloss_sample = sample
+    return fn
+
+
+mean_squared_error = _public(_mean_squared_error, "mean_squared_error")
+mean_absolute_error = _public(_mean_absolute_error, "mean_absolute_error")
+mean_absolute_percentage_error = _public(_mean_absolute_percentage_error,
+                                         "mean_absolute_percentage_error")
+mean_squared_logarithmic_error = _public(_mean_squared_logarithmic_error,
+                                         "mean_squared_logarithmic_error")
+huber = _public(_huber, "huber")
+log_cosh = _public(_log_cosh, "log_cosh")
+poisson = _public(_poisson, "poisson")
+kl_divergence = _public(_kl_divergence, "kl_divergence")
+hinge = _public(_hinge, "hinge")
+squared_hinge = _public(_squared_hinge, "squared_hinge")
+categorical_hinge = _public(_categorical_hinge, "categorical_hinge")
+cosine_similarity = _public(_cosine_similarity, "cosine_similarity")
+binary_crossentropy = _public(_binary_crossentropy, "binary_crossentropy")
+binary_focal_crossentropy = _public(_binary_focal_crossentropy, "binary_focal_crossentropy")
+categorical_crossentropy = _public(_categorical_crossentropy, "categorical_crossentropy")
+categorical_focal_crossentropy = _public(_categorical_focal_crossentropy,
+                                         "categorical_focal_crossentropy")
+sparse_categorical_crossentropy = _public(_sparse_categorical_crossentropy,
+                                          "sparse_categorical_crossentropy", float_true=False)
+categorical_generalized_cross_entropy = _public(_categorical_generalized_cross_entropy,
+                                                "categorical_generalized_cross_entropy",
+                                                float_true=False)
+dice = _public(_dice, "dice")
+tversky = _public(_tversky, "tversky")
+circle = _public(_circle, "circle", float_true=False, extra=("ref_embeddings",))
+ctc = _public(_ctc, "ctc", float_true=False)
