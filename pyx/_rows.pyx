@@ -7,7 +7,7 @@ in the same pass, the gradients w.r.t. the labels and the predictions (zero
 where the clip is active, as TF's clip_by_value). prange over rows; every row
 sum has a fixed order (_vec.h lanes), so the bits do not depend on threads."""
 from cython.parallel cimport prange, threadid
-from _types cimport real
+from _types cimport real, label_t
 from _math cimport log_, rowmax, rowsum, rowdot, expsum, rowdiv, pow_, clip_
 
 cdef enum:
@@ -100,3 +100,54 @@ def k_prob_xent(int kind,
                                <real>eps, <real>gamma, sc, sc + n,
                                &dx_out[i, 0] if gx else sc + 2 * n,
                                &dy_out[i, 0] if gy else sc + 3 * n, gx)
+
+
+cdef inline real clipsum(const real *x, Py_ssize_t n, real lo, real hi) noexcept nogil:
+    # sum of clip(x, lo, hi) in a fixed order (16 lanes, fixed tree)
+    cdef real acc[16]
+    cdef Py_ssize_t k0, j, nb = n - n % 16
+    for j in range(16):
+        acc[j] = 0
+    for k0 in range(0, nb, 16):
+        for j in range(16):
+            acc[j] += clip_(x[k0 + j], lo, hi)
+    for j in range(n - nb):
+        acc[j] += clip_(x[nb + j], lo, hi)
+    j = 8
+    while j > 0:
+        for k0 in range(j):
+            acc[k0] += acc[k0 + j]
+        j = j // 2
+    return acc[0]
+
+
+def k_sparse_prob_xent(const real[:, ::1] x,          # IN probabilities [n_rows, n]
+                       const label_t[::1] labels,     # IN, checked in [0, n)
+                       double eps,
+                       real[::1] loss_out,            # OUT [n_rows]
+                       real[:, ::1] dx_out,           # OUT d/dx or None
+                       int n_threads):
+    """Keras' sparse crossentropy on probabilities: the sparse softmax xent of
+    z = log(clip(x, eps, 1 - eps)), i.e. log(sum c) - log(c_y), and its
+    gradient w.r.t. x: (c / sum c - onehot) / c inside the clip, 0 outside."""
+    cdef Py_ssize_t n_rows = x.shape[0], n = x.shape[1], i, k, y
+    cdef bint gx = dx_out is not None
+    cdef real lo = <real>eps, hi = 1 - <real>eps, s, cy
+    if labels.shape[0] != n_rows or loss_out.shape[0] != n_rows or \
+            (gx and (dx_out.shape[0] != n_rows or dx_out.shape[1] != n)):
+        raise ValueError("k_sparse_prob_xent: inconsistent shapes")
+    for i in range(n_rows):
+        if not 0 <= labels[i] < n:
+            raise ValueError("k_sparse_prob_xent: label out of range")
+    for i in prange(n_rows, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        s = clipsum(&x[i, 0], n, lo, hi)
+        y = labels[i]
+        cy = clip_(x[i, y], lo, hi)
+        loss_out[i] = log_(s) - log_(cy)
+        if gx:
+            for k in range(n):
+                dx_out[i, k] = (1 / s) if (x[i, k] >= lo) & (x[i, k] <= hi) else <real>0
+            if (x[i, y] >= lo) & (x[i, y] <= hi):
+                dx_out[i, y] = dx_out[i, y] - 1 / cy
+

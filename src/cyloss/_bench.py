@@ -1118,6 +1118,45 @@ def build_parser():
     return p
 
 
+
+# ------------------------------------------------------- the --suite modules --
+
+def suite_parser(suite, doc, repeat=11, sample_ms=20.0, warmup_ms=100.0, **kw):
+    """The options every `cyloss bench --suite NAME` module shares."""
+    p = argparse.ArgumentParser(prog=f"cyloss bench --suite {suite}", description=doc, **kw)
+    p.add_argument("--suite", default=suite)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=repeat)
+    p.add_argument("--sample-ms", type=float, default=sample_ms)
+    p.add_argument("--warmup-ms", type=float, default=warmup_ms)
+    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peer")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    return p
+
+
+def suite_setup(args):
+    """Thread counts for cyloss and TensorFlow (oneDNN off, as the conformance
+    runs it); returns TF (None with --no-tf or when it is not installed) and
+    the samples function `times(fn, repeat=None)` of time_call."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import cyloss
+    cyloss.set_num_threads(args.threads)
+    tf = None
+    if not args.no_tf:
+        try:
+            import tensorflow as tf
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        except ImportError:
+            tf = None
+
+    def times(fn, repeat=None):
+        return time_call(fn, repeat or args.repeat, args.sample_ms / 1e3,
+                         args.warmup_ms / 1e3)[0]
+    return tf, times
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

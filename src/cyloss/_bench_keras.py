@@ -14,7 +14,6 @@ values and gradients against TF as a sanity check (not the conformance).
 """
 import argparse
 import json
-import os
 import statistics
 import sys
 
@@ -76,22 +75,15 @@ def _rel(a, b):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="cyloss bench --suite keras", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suite", default="keras")
+    p = _bench.suite_parser("keras", __doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", default="8192x1000", help="N x C (default 8192x1000)")
     p.add_argument("--losses", default=",".join(LOSSES), help="comma-separated cases")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=11)
-    p.add_argument("--sample-ms", type=float, default=20.0)
-    p.add_argument("--warmup-ms", type=float, default=100.0)
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                    help="before each measurement wait up to S seconds for a quiet machine")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 64x100, 3 samples of 1 ms, no warm-up")
-    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peer")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     return p
 
 
@@ -106,26 +98,15 @@ def main(argv=None):
         print(f"cyloss bench --suite keras: unknown case(s) {unknown}; "
               f"choose from {list(LOSSES)}", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
+    tf, times = _bench.suite_setup(args)
     import cyloss
     import cyloss.keras as ck
-    cyloss.set_num_threads(args.threads)
-    tf = None
-    if not args.no_tf:
-        try:
-            import tensorflow as tf
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except ImportError:
-            tf = None
     bw = _bench.copy_bandwidth(args.threads, repeat=3 if args.quick else 9)["limit"]
 
     def med(fn):
         if args.wait_quiet > 0:
             _bench.wait_quiet(args.wait_quiet, 0.5, quiet=True)
-        s, _ = _bench.time_call(fn, args.repeat, args.sample_ms / 1e3, args.warmup_ms / 1e3)
+        s = times(fn)
         return statistics.median(s), min(s)
 
     results, notes = [], []

@@ -7,8 +7,6 @@ tf.function and a careful NumPy implementation, on the same inputs in one
 run; medians of repeated samples (see cyloss._bench.time_call), ratios to
 each peer and the fraction of the machine's copy bandwidth.
 """
-import argparse
-import os
 import statistics
 import sys
 
@@ -86,35 +84,18 @@ def _tf_fn(tf, name, grad):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="cyloss bench --suite losses", description=__doc__)
-    p.add_argument("--suite", default="losses")
+    p = _bench.suite_parser("losses", __doc__)
     p.add_argument("--shape", default="8192x1000")
     p.add_argument("--losses", default=",".join(LOSSES))
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=11)
-    p.add_argument("--sample-ms", type=float, default=20.0)
-    p.add_argument("--warmup-ms", type=float, default=100.0)
-    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peer")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     args = p.parse_args(argv)
     n, c = (int(v) for v in args.shape.split("x"))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-    import cyloss
-    cyloss.set_num_threads(args.threads)
-    tf = None
-    if not args.no_tf:
-        try:
-            import tensorflow as tf
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except ImportError:
-            tf = None
     bw = _bench.copy_bandwidth(args.threads)["limit"]
 
+    tf, times = _bench.suite_setup(args)
+    import cyloss
+
     def med(fn):
-        s, _ = _bench.time_call(fn, args.repeat, args.sample_ms / 1e3, args.warmup_ms / 1e3)
-        return statistics.median(s)
+        return statistics.median(times(fn))
 
     rows = []
     for name in args.losses.split(","):

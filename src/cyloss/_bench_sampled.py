@@ -21,8 +21,6 @@ cyloss' fwd+bwd from below whatever the kernels do.
 NumPy's BLAS (the three matrix products) is limited to --threads with
 threadpoolctl, as TF's intra-op pool is.
 """
-import argparse
-import os
 import statistics
 import sys
 
@@ -64,35 +62,17 @@ def _tf_fn(tf, name, grad, s, c, nt, dense=False):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="cyloss bench --suite sampled", description=__doc__)
-    p.add_argument("--suite", default="sampled")
+    p = _bench.suite_parser("sampled", __doc__, sample_ms=50.0, warmup_ms=200.0)
     p.add_argument("--shape", default="4096x256", help="batch x dim")
     p.add_argument("--classes", type=int, default=100000)
     p.add_argument("--sampled", type=int, default=64)
     p.add_argument("--num-true", type=int, default=1)
     p.add_argument("--losses", default="sampled_softmax_loss")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=11)
-    p.add_argument("--sample-ms", type=float, default=50.0)
-    p.add_argument("--warmup-ms", type=float, default=200.0)
-    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peer")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     args = p.parse_args(argv)
     b, d = (int(v) for v in args.shape.split("x"))
     c, s, nt = args.classes, args.sampled, args.num_true
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
+    tf, times = _bench.suite_setup(args)
     import cyloss
-    cyloss.set_num_threads(args.threads)
-    tf = None
-    if not args.no_tf:
-        try:
-            import tensorflow as tf
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except ImportError:
-            tf = None
     try:
         from threadpoolctl import threadpool_limits
         limits = threadpool_limits(args.threads, user_api="blas")   # NumPy's BLAS
@@ -100,8 +80,7 @@ def main(argv=None):
         limits = None
 
     def med(fn):
-        t, _ = _bench.time_call(fn, args.repeat, args.sample_ms / 1e3, args.warmup_ms / 1e3)
-        return statistics.median(t)
+        return statistics.median(times(fn))
 
     w, bias, lab, x, sv = _inputs(b, d, c, s, nt, 0)
     rows = []

@@ -10,8 +10,6 @@ random length in [T/4, T], zeros after it: the usual seq2seq batch) and all
 ones (no position skipped). Medians of repeated samples (cyloss._bench.time_call),
 ratio = TF / cyloss.
 """
-import argparse
-import os
 import statistics
 import sys
 
@@ -48,35 +46,17 @@ def _tf_fn(tf, grad):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="cyloss bench --suite seq", description=__doc__)
-    p.add_argument("--suite", default="seq")
+    p = _bench.suite_parser("seq", __doc__, repeat=7, sample_ms=200.0, warmup_ms=500.0)
     p.add_argument("--shape", default="64x128x8000", help="BxTxC")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--sample-ms", type=float, default=200.0)
-    p.add_argument("--warmup-ms", type=float, default=500.0)
-    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peer")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     args = p.parse_args(argv)
     b, t, c = (int(v) for v in args.shape.split("x"))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+    tf, times = _bench.suite_setup(args)
     import cyloss
     from cyloss import seq2seq
-    cyloss.set_num_threads(args.threads)
-    tf = None
-    if not args.no_tf:
-        try:
-            import tensorflow as tf
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except ImportError:
-            tf = None
 
     def med(fn):
-        s, _ = _bench.time_call(fn, args.repeat, args.sample_ms / 1e3, args.warmup_ms / 1e3)
-        return statistics.median(s)
+        return statistics.median(times(fn))
 
     x, tg, weights = _inputs(b, t, c, 0)
     vag = cyloss.value_and_grad(seq2seq.sequence_loss, wrt="logits")

@@ -49,13 +49,14 @@ sampler is thread-safe. To compare with TF exactly, pass TF's sampled_values.
 """
 from collections import namedtuple
 
+import mmap
+
 import numpy as np
 
 from . import _checks as ck
 from . import _kernels
 from ._autodiff import differentiable
 from ._errors import InvalidArgumentError
-from ._threads import for_work
 
 __all__ = ["nce_loss", "sampled_softmax_loss", "log_uniform_candidate_sampler",
            "compute_accidental_hits"]
@@ -69,6 +70,27 @@ ComputeAccidentalHits = namedtuple("ComputeAccidentalHits", ["indices", "ids", "
 
 
 # ------------------------------------------------------------ small checks --
+
+
+# The compiled parts of the sampled losses run on one thread: their work is
+# O(batch x (num_true + num_sampled)) plus row gathers, small next to the BLAS
+# products around them, and OpenMP workers spinning between those products
+# fight BLAS's own threads for the cores (2 threads measured 5x slower than 1
+# on the 2-core benchmark machine). The BLAS products stay multi-threaded.
+_ONE_THREAD = 1
+
+def _sparse_zeros(shape, dtype):
+    """A zero array that will receive a few scattered rows (the dense weight
+    gradient): anonymous memory with transparent huge pages off, so only the
+    4 KiB pages that are written get faulted in and zeroed (a calloc'd buffer
+    may be backed by 2 MiB pages, each touched row then zeroing 2 MiB)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
+    if nbytes < (1 << 24) or advice is None:
+        return np.zeros(shape, dtype)
+    buf = mmap.mmap(-1, nbytes)
+    buf.madvise(advice)
+    return np.frombuffer(buf, dtype).reshape(shape)
 
 def _int_array(a, name):
     arr = ck.native(np.asarray(ck.require(a, name)))
@@ -186,7 +208,7 @@ def _hit_positions(labels_flat, sampled):
     last = (s - 1 - first_rev).astype(np.int64)
     out = np.empty(labels_flat.size, np.int64)
     _kernels.K.sampled.k_hits(np.ascontiguousarray(labels_flat), uniq, last, out,
-                              for_work(labels_flat.size))
+                              _ONE_THREAD)
     return out
 
 
@@ -415,7 +437,7 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
     samp = np.ascontiguousarray(samp)
     lab_row = np.concatenate([np.ones(nt, dt) / dt.type(nt), np.zeros(S, dt)])
     n_cols = nt + S
-    nthreads = for_work(batch * (n_cols + nt * dim))
+    nthreads = _ONE_THREAD
     logits = np.empty((batch, n_cols), dt)
     loss = np.empty(batch, dt)
     g = np.empty((batch, n_cols), dt) if ctx.grad else None
@@ -427,18 +449,18 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
 
     def backward(dy):
         if dy is not None:
-            _kernels.K.reduce.k_scale_rows(g, dy.reshape(-1), for_work(g.size))
-        g_s = g[:, nt:]
-        out = {}
+            _kernels.K.reduce.k_scale_rows(g, dy.reshape(-1), _ONE_THREAD)
+        g_s = np.ascontiguousarray(g[:, nt:])     # (BLAS needs it contiguous: a strided
+        out = {}                                   #  operand sends NumPy to its slow loop)
         if ctx.wants("inputs"):
             dx = np.ascontiguousarray(np.matmul(g_s, w_s)) if S else np.zeros_like(x)
-            _kernels.K.sampled.k_sampled_dx(g, table, rows_true, dx, for_work(x.size))
+            _kernels.K.sampled.k_sampled_dx(g, table, rows_true, dx, _ONE_THREAD)
             out["inputs"] = dx
         want_w, want_b = ctx.wants("weights"), ctx.wants("biases")
         if want_w or want_b:
             dws = np.ascontiguousarray(np.matmul(g_s.T, x)) if S else np.empty((0, dim), dt)
-            nthr = for_work(all_ids.size * dim)
-            dw = np.zeros((W.n, dim), dt)        # calloc: untouched rows cost nothing
+            nthr = _ONE_THREAD
+            dw = _sparse_zeros((W.n, dim), dt)
             db = np.zeros(b.n, dt)
             dest_w = W.dest(all_ids)
             dest_b = b.dest(all_ids)

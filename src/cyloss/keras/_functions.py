@@ -98,7 +98,7 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
                 continue
             if g is None:
                 g = np.zeros((n_rows, k), dt)
-            g *= f[:, None]
+            _kernels.K.reduce.k_scale_rows(g, np.ascontiguousarray(f, dt), for_work(g.size))
             g = ck.unrows(g, moved, ax, len(shape))
             out[name] = ck.reduce_to(g.reshape(shape), src.shape)
         return out
@@ -372,7 +372,8 @@ def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
             if g is None:
                 continue
             if dvalues is not None:
-                g *= np.asarray(dvalues, dt).reshape(n_rows, 1)
+                _kernels.K.reduce.k_scale_rows(
+                    g, np.ascontiguousarray(dvalues, dt).reshape(n_rows), for_work(g.size))
             if name == "y_true" and chain != 1.0:
                 g *= dt.type(chain)
             out[name] = ck.unrows(g, moved, ax, p.ndim)
@@ -410,9 +411,11 @@ def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ign
         raise ValueError("Arguments `target` and `output` must have the same shape up until"
                          f" the last dimension: target.shape={labels.shape}, "
                          f"output.shape={x.shape}")
-    logits, clip_bwd = (x, None) if from_logits else _log_clip(ctx, x)
-    sub = _Renamed(ctx)
-    value, bwd = nn.sparse_softmax_cross_entropy_with_logits._cyloss_impl(sub, labels, logits)
+    if from_logits:
+        value, bwd = nn.sparse_softmax_cross_entropy_with_logits._cyloss_impl(
+            _Renamed(ctx), labels, x)
+    else:
+        value, bwd = _sparse_on_probabilities(ctx, labels, x)
     if valid is not None:
         value = np.where(valid, value, value.dtype.type(0)).astype(value.dtype)
     if not ctx.grad or not ctx.wants("y_pred"):
@@ -424,26 +427,36 @@ def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ign
             dv = np.where(valid, np.ones(valid.shape, value.dtype) if dv is None else dv,
                           value.dtype.type(0)).astype(value.dtype)
         g = bwd(dv)["logits"]
-        if clip_bwd is not None:
-            g = clip_bwd(g)
         if valid is not None:
             g = np.where(np.expand_dims(valid, -1), g, g.dtype.type(0))
         return {"y_pred": g}
     return value, valid, backward
 
 
-def _log_clip(ctx, p):
-    """log(clip(p, eps, 1 - eps)) and the chain of its gradient (zero outside)."""
+def _sparse_on_probabilities(ctx, labels, p):
+    """Keras' probability path: the sparse softmax xent of log(clip(p)), one
+    compiled pass (pyx/_rows.pyx); backward(dv) -> {"logits": d/dp}."""
     dt = p.dtype
-    eps = dt.type(EPSILON)
-    hi = dt.type(1) - eps
-    c = np.clip(p, eps, hi)
-    out = np.log(c)
+    x2 = np.ascontiguousarray(p).reshape(-1, p.shape[-1]) if p.size else \
+        np.empty((labels.size, p.shape[-1]), dt)
+    lab = np.ascontiguousarray(labels).reshape(-1)
+    if x2.shape[1] == 0:
+        raise InvalidArgumentError("Must have at least one class, but got logits shape "
+                                   f"{list(p.shape)}")
+    ck.check_label_range(lab, x2.shape[1])
+    loss = np.empty(x2.shape[0], dt)
+    dx = np.empty_like(x2) if ctx.wants("y_pred") else None
+    nt = for_work(x2.size)
+    _kernels.K.rows.k_sparse_prob_xent(x2, lab, float(EPSILON), loss, dx, nt)
+    value = loss.reshape(labels.shape)
+    if not ctx.grad:
+        return value, None
 
-    def chain(g):
-        inside = (p >= eps) & (p <= hi)
-        return np.where(inside, g / c, dt.type(0)).astype(dt)
-    return out, chain
+    def backward(dv):
+        if dv is not None:
+            _kernels.K.reduce.k_scale_rows(dx, np.ascontiguousarray(dv, dt).reshape(-1), nt)
+        return {"logits": dx.reshape(p.shape)}
+    return value, backward
 
 
 def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
