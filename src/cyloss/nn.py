@@ -1,6 +1,7 @@
 """tf.nn losses: softmax, log_softmax, the softmax / sparse softmax / sigmoid /
 weighted cross-entropies, log_poisson_loss and l2_loss, with TF's names,
-argument order and semantics (see TF_SEMANTICS.md §1)."""
+argument order and semantics (see TF_SEMANTICS.md §1); ctc_loss lives in
+_nn_ctc, the sampled losses and their helpers in _nn_sampled."""
 import numpy as np
 
 from . import _checks as ck
@@ -8,15 +9,17 @@ from . import _kernels
 from ._autodiff import differentiable
 from ._errors import InvalidArgumentError
 from ._threads import for_work
-from . import _nn_ctc, _nn_sampled
-from ._nn_ctc import *          # noqa: F401,F403  ctc_loss (and friends), see _nn_ctc
-from ._nn_sampled import *      # noqa: F401,F403  nce / sampled softmax, the sampler
+from ._nn_ctc import ctc_loss
+from ._nn_sampled import (compute_accidental_hits, log_uniform_candidate_sampler, nce_loss,
+                          sampled_softmax_loss)
 
 __all__ = [
     "softmax", "log_softmax", "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
     "weighted_cross_entropy_with_logits", "log_poisson_loss", "l2_loss",
-] + _nn_ctc.__all__ + _nn_sampled.__all__
+    "ctc_loss", "nce_loss", "sampled_softmax_loss", "log_uniform_candidate_sampler",
+    "compute_accidental_hits",
+]
 
 
 def _axis_alias(axis, dim):

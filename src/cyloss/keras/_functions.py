@@ -285,7 +285,7 @@ def _categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, label_smoo
     _check_same_shape(y, y_pred)
     if from_logits:
         value, bwd = nn.softmax_cross_entropy_with_logits._cyloss_impl(
-            _rename(ctx), y, y_pred, axis=axis)
+            _Renamed(ctx), y, y_pred, axis=axis)
         return value, None, _chain_true(_renamed(bwd), chain)
     return _rows_loss(ctx, "cce", y, y_pred, axis, chain)
 
@@ -326,10 +326,6 @@ class _Renamed:
     def wants(self, name):
         keras = {"labels": "y_true", "logits": "y_pred"}[name]
         return self.grad and (self.wrt is None or keras in self.wrt)
-
-
-def _rename(ctx):
-    return _Renamed(ctx)
 
 
 def _renamed(bwd):
