@@ -8,8 +8,6 @@ same inputs: tf.nn.ctc_loss inside tf.function and eagerly (dense labels: TF's
 Python forward-backward; sparse labels: TF's C++ CTCLoss kernel). Medians of
 repeated samples (cyloss._bench.time_call) and ratios TF / cyloss.
 """
-import argparse
-import os
 import statistics
 import sys
 
@@ -41,41 +39,21 @@ def _tf_body(tf, grad):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="cyloss bench --suite ctc", description=__doc__)
-    p.add_argument("--suite", default="ctc")
+    p = _bench.suite_parser("ctc", __doc__, sample_ms=50.0, warmup_ms=200.0)
     p.add_argument("--shape", default="200x32x50", help="T x B x C")
     p.add_argument("--labels", default="30-50", help="label length range")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=11)
     p.add_argument("--eager-repeat", type=int, default=3,
                    help="samples for TF eager (dense eager takes seconds per call)")
-    p.add_argument("--sample-ms", type=float, default=50.0)
-    p.add_argument("--warmup-ms", type=float, default=200.0)
-    p.add_argument("--no-tf", action="store_true", help="skip the TensorFlow peers")
     p.add_argument("--no-eager", action="store_true", help="skip TF eager")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     args = p.parse_args(argv)
     t, b, c = (int(v) for v in args.shape.split("x"))
     lmin, lmax = (int(v) for v in args.labels.split("-"))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
+    tf, times = _bench.suite_setup(args)
     import cyloss
     import cyloss.nn
-    cyloss.set_num_threads(args.threads)
-    tf = None
-    if not args.no_tf:
-        try:
-            import tensorflow as tf
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except ImportError:
-            tf = None
 
     def med(fn, repeat=None):
-        s, _ = _bench.time_call(fn, repeat or args.repeat, args.sample_ms / 1e3,
-                                args.warmup_ms / 1e3)
-        return statistics.median(s)
+        return statistics.median(times(fn, repeat))
 
     x, labels, ll, tl, sp = _inputs(t, b, c, lmin, lmax, 0)
     f = cyloss.nn.ctc_loss
