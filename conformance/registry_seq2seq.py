@@ -196,19 +196,10 @@ def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0):
 
 
 def _mode(o):
-    avg_t = o.get("average_across_timesteps", True)
-    avg_b = o.get("average_across_batch", True)
-    sum_t = o.get("sum_over_timesteps", False)
-    sum_b = o.get("sum_over_batch", False)
-    if avg_t and avg_b:
-        return "avg", None
-    if sum_t and sum_b:
-        return "count", None
-    if avg_t or avg_b:
-        return "avg", 0 if avg_b else 1
-    if sum_t or sum_b:
-        return "count", 0 if sum_b else 1
-    return "none", None
+    """The reduction branch TF takes (the scale model needs it; the oracle is TF)."""
+    from cyloss.seq2seq import _flags
+    return _flags(o.get("average_across_timesteps", True), o.get("average_across_batch", True),
+                  o.get("sum_over_timesteps", False), o.get("sum_over_batch", False))
 
 
 def scale_sequence_loss(case, ref, dy):

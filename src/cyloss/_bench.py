@@ -1134,6 +1134,14 @@ def suite_parser(suite, doc, repeat=11, sample_ms=20.0, warmup_ms=100.0, **kw):
     return p
 
 
+def emit(text, markdown=None):
+    """Print a suite's table (and write it to `markdown` when given)."""
+    print(text)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(text + "\n")
+
+
 def suite_setup(args):
     """Thread counts for cyloss and TensorFlow (oneDNN off, as the conformance
     runs it); returns TF (None with --no-tf or when it is not installed) and

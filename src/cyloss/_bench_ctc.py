@@ -96,11 +96,7 @@ def main(argv=None):
     for form, op, t_cy, t_fn, t_eager in rows:
         lines.append(f"| {form} | {op} | {t_cy * 1e3:.2f} ms | {cell(t_fn, t_cy)} | "
                      f"{cell(t_eager, t_cy)} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(text + "\n")
+    _bench.emit("\n".join(lines), args.markdown)
     return 0
 
 

@@ -159,11 +159,7 @@ def main(argv=None):
         lines.append(f"| {r['case']} | {r['op']} | {r['cyloss_s'] * 1e3:.3f} ms | {tf_cell} | "
                      f"{r['cyloss_gbps']:.1f} ({100 * r['cyloss_gbps'] * 1e9 / bw:.0f}%) |")
     lines += [f"- {n_}" for n_ in notes]
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    _bench.emit("\n".join(lines), args.markdown)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"suite": "keras", "threads": args.threads, "copy_bandwidth": bw,

@@ -129,11 +129,7 @@ def main(argv=None):
         lines.append(f"| {name} | {op} | {t_cy * 1e3:.2f} ms | {tf_cell} | "
                      f"{t_np * 1e3:.2f} ms ({t_np / t_cy:.1f}x) | "
                      f"{rate / 1e9:.1f} ({100 * rate / bw:.0f}%) |")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    _bench.emit("\n".join(lines), args.markdown)
     return 0
 
 

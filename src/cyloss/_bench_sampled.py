@@ -123,11 +123,7 @@ def main(argv=None):
         tf_cell = f"{t_tf * 1e3:.2f} ms" if t_tf else "-"
         ratio = f"{t_tf / t_cy:.2f}x" if t_tf else "-"
         lines.append(f"| {name} | {op} | {t_cy * 1e3:.2f} ms | {tf_cell} | {ratio} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    _bench.emit("\n".join(lines), args.markdown)
     return 0
 
 

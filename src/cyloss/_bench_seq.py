@@ -100,11 +100,7 @@ def main(argv=None):
         ratio = f"{t_tf / t_cy:.1f}x" if t_tf else "-"
         lines.append(f"| {wname} | {100 * skipped:.0f}% | {op} | {t_cy * 1e3:.1f} ms | "
                      f"{tf_cell} | {ratio} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    _bench.emit("\n".join(lines), args.markdown)
     return 0
 
 
