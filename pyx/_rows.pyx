@@ -69,7 +69,7 @@ cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
 def k_prob_xent(int kind,
                 const real[:, ::1] y,          # IN labels [n_rows, n]
                 const real[:, ::1] x,          # IN probabilities (or logits) [n_rows, n]
-                const real[::1] alpha,         # IN focal alpha: 1 value or n
+                const real[:, ::1] alpha,      # IN focal alpha: [1, 1], [1, n] or [n_rows, n]
                 double eps, double gamma,
                 real[::1] loss_out,            # OUT [n_rows]
                 real[:, ::1] dy_out,           # OUT d/dy or None
@@ -78,14 +78,16 @@ def k_prob_xent(int kind,
                 int n_threads):
     cdef Py_ssize_t n_rows = x.shape[0], n = x.shape[1], i
     cdef bint gy = dy_out is not None, gx = dx_out is not None
-    cdef bint per_class = alpha.shape[0] > 1
+    cdef bint per_class = alpha.shape[1] > 1
+    cdef Py_ssize_t arow = 1 if alpha.shape[0] > 1 else 0
     cdef real *sc
     if y.shape[0] != n_rows or y.shape[1] != n or loss_out.shape[0] != n_rows:
         raise ValueError("k_prob_xent: inconsistent shapes")
     if (gy and (dy_out.shape[0] != n_rows or dy_out.shape[1] != n)) or \
             (gx and (dx_out.shape[0] != n_rows or dx_out.shape[1] != n)):
         raise ValueError("k_prob_xent: gradient shapes differ from the input's")
-    if alpha.shape[0] not in (1, n) or scratch.shape[0] < n_threads or scratch.shape[1] < 4 * n:
+    if alpha.shape[0] not in (1, n_rows) or alpha.shape[1] not in (1, n) or \
+            scratch.shape[0] < n_threads or scratch.shape[1] < 4 * n:
         raise ValueError("k_prob_xent: alpha or scratch of the wrong size")
     if not 0 <= kind <= 2:
         raise ValueError("k_prob_xent: unknown kind")
@@ -96,7 +98,7 @@ def k_prob_xent(int kind,
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         sc = &scratch[threadid(), 0]
-        loss_out[i] = prob_row(kind, &y[i, 0], &x[i, 0], n, &alpha[0], per_class,
+        loss_out[i] = prob_row(kind, &y[i, 0], &x[i, 0], n, &alpha[i * arow, 0], per_class,
                                <real>eps, <real>gamma, sc, sc + n,
                                &dx_out[i, 0] if gx else sc + 2 * n,
                                &dy_out[i, 0] if gy else sc + 3 * n, gx)

@@ -346,10 +346,18 @@ def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
     yt2, moved = ck.rows(y, ax)
     x2, _ = ck.rows(p, ax)
     n_rows, k = x2.shape
-    if alpha is None:
-        alpha = np.ones(1, dt)
-    al = np.ascontiguousarray(np.broadcast_to(alpha, (k,)) if alpha.ndim else alpha.reshape(1),
-                              dt)
+    if alpha is None or alpha.ndim == 0:
+        al = np.full((1, 1), 1 if alpha is None else alpha, dt)
+    else:       # Keras broadcasts alpha against the last axis, whatever `axis` is
+        try:
+            full = np.broadcast_to(alpha, p.shape)
+        except ValueError:
+            raise InvalidArgumentError(f"Incompatible shapes: {list(p.shape)} vs. "
+                                       f"{list(alpha.shape)}") from None
+        if ax == p.ndim - 1 and alpha.ndim == 1:
+            al = np.ascontiguousarray(np.broadcast_to(alpha, (k,)), dt).reshape(1, k)
+        else:
+            al = np.ascontiguousarray(ck.rows(full, ax)[0], dt)
     loss = np.empty(n_rows, dt)
     want_t, want_p = ctx.wants("y_true"), ctx.wants("y_pred")
     dp = np.empty_like(x2) if want_p else None
