@@ -299,14 +299,19 @@ def _model_bce(case, focal=False):
                 s2 = np.abs(2 * z - 1)
                 sg = p * (1 - p) if logits else 1.0      # sigmoid' (the p_t path only)
                 loc_p = wb * (dF * s2 * np.abs(b) * sg + F * db)
+                # TF differentiates p_t's two products apart (g z - g (1 - z)), so
+                # its rounding scales with |z| + |1 - z|, not with the |2z - 1| the two
+                # terms cancel to (z near 1/2); cyloss factors them
                 tloc_p = wb * ((ddF * Tq * s2 * np.abs(b) + dF * s2 * Tb) * sg
                                + dF * s2 * np.abs(b) * sg * (3 + n * np.abs(xf))
+                               + 2 * dF * (az + a1z) * np.abs(b) * sg
                                + TF_ * db + F * tdb) + loc_p * 4
                 s2p = np.abs(2 * p - 1)
                 dz_ = wb * (dF * s2p * np.abs(b) + F * dbz) + (
                     np.abs(2 * al - 1) * F * np.abs(b) if bal else 0)
                 tdz_ = wb * (ddF * Tq * s2p * np.abs(b) + dF * (s2p * Tb + np.abs(b) * (
-                    2 + p * relp)) + TF_ * dbz + F * tdbz) + dz_ * 4 + (
+                    2 + p * relp)) + 2 * dF * (np.abs(p) + np.abs(1 - p)) * np.abs(b)
+                    + TF_ * dbz + F * tdbz) + dz_ * 4 + (
                     np.abs(2 * al - 1) * (TF_ * np.abs(b) + F * Tb) if bal else 0)
                 dz, tdz = abs(1 - ls) * dz_, abs(1 - ls) * tdz_
             py = (loc_p, tloc_p)
@@ -599,6 +604,9 @@ _class(
      kex("per-class alpha, logits, ls", {"y_true": YS, "y_pred": XSM, "sample_weight": W2},
          {"alpha": [0.2, 0.5, 1.0], "from_logits": True, "label_smoothing": 0.1}),
      kex("gamma 0 (CCE times alpha)", {"y_true": YC, "y_pred": PC}, {"gamma": 0.0}),
+     kex("per-class alpha with axis=0: alpha still broadcasts against the LAST axis",
+         {"y_true": np.eye(2, dtype=np.float32)[[0, 1, 1]].reshape(3, 1, 2).repeat(2, 1),
+          "y_pred": np.tile(f32([.2, .8]), (3, 2, 1))}, {"alpha": [0.9, 0.6], "axis": 0}),
      kex("exact 0 and 1 probabilities", {"y_true": f32([[0, 1, 0], [1, 0, 0]]),
                                          "y_pred": f32([[0, 1, 0], [1, 0, 0]])}),
      kex("float64, dtype float64", {"y_true": YC.astype(np.float64),
@@ -727,6 +735,9 @@ _class(
     [_bad_reduction({"y_true": LAB, "y_pred": XSM}),
      err("axis not last", {"y_true": np.array([1, 0, 1], np.int32), "y_pred": XSM},
          "ValueError", "ValueError", "Only axis=-1 is currently supported", {"axis": 0}),
+     err("C = 1 with [B,T] labels: the rank fix squeezes y_pred [B,T,1]",
+         {"y_true": np.zeros((2, 3), np.int32), "y_pred": np.ones((2, 3, 1), np.float32)},
+         "ValueError", "ValueError", "Argument `output` must have rank (ndim) `target.ndim - 1`"),
      err("labels of another batch size", {"y_true": np.array([1, 0, 1], np.int32),
                                           "y_pred": XSM},
          "ValueError", "ValueError", "must have the same shape up until the last dimension")]

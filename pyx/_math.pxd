@@ -168,7 +168,7 @@ cdef inline real pow_(real x, real g) noexcept nogil:
     if g == n and -8 <= n <= 8:
         for i in range(n if n >= 0 else -n):
             r = r * x
-        return r if n >= 0 else 1 / r
+        return r if n >= 0 else (<real>1) / r
     return exp_(g * log_(x))
 
 

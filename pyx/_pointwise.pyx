@@ -233,21 +233,35 @@ cdef inline real focal(real z, real p, real eps, real g, real alpha, real *dp,
     # Keras' binary focal crossentropy of one element on probability p:
     #   c = clip(p, eps, 1 - eps); bce = -(z log c + (1 - z) log(1 - c))
     #   pt = z p + (1 - z)(1 - p); f = (1 - pt)^g; L = f bce [x (z a + (1 - z)(1 - a))]
-    cdef real hi = 1 - eps, c = clip_(p, eps, hi)
-    cdef real lc = log_(c), l1 = log_(1 - c)
-    cdef real bce = -(z * lc + (1 - z) * l1)
-    cdef real pt = z * p + (1 - z) * (1 - p)
-    cdef real f = pow_(1 - pt, g)
-    cdef real df = g * pow_(1 - pt, g - 1)        # d f / d(1 - pt), as TF's pow gradient
+    # `one` keeps the arithmetic in the element's type (Cython writes a bare
+    # 1 as the double 1.0, which would round float32 steps in double)
+    cdef real one = 1
+    cdef real hi = one - eps, c = clip_(p, eps, hi)
+    cdef real lc = log_(c), l1 = log_(one - c)
+    cdef real bce = -(z * lc + (one - z) * l1)
+    cdef real pt = z * p + (one - z) * (one - p)
+    cdef real f = pow_(one - pt, g)
+    cdef real df = g * pow_(one - pt, g - one)    # d f / d(1 - pt), as TF's pow gradient
     cdef real inside = (p >= eps) & (p <= hi)
-    cdef real dbce_dp = inside * (-z / c + (1 - z) / (1 - c))
-    cdef real wt = 1, dwt = 0
-    cdef real gpt = -(df * bce)                    # d/d pt; pt's two terms apart, as TF
-    if alpha >= 0:                                 # (an infinite gpt times 0 is NaN there)
-        wt = z * alpha + (1 - z) * (1 - alpha)
-        dwt = alpha - (1 - alpha)
-    dp[0] = wt * ((gpt * z - gpt * (1 - z)) + f * dbce_dp)
-    dz[0] = wt * ((gpt * p - gpt * (1 - p)) + f * -(lc - l1)) + dwt * (f * bce)
+    cdef real dbce_dp = inside * (-z / c + (one - z) / (one - c))
+    return focal_tail(z, p, one, f, df, bce, dbce_dp, -(lc - l1), alpha, dp, dz)
+
+
+cdef inline real focal_tail(real z, real p, real dpdx, real f, real df, real bce,
+                            real dbce_dx, real dbce_dz, real alpha, real *dx,
+                            real *dz) noexcept nogil:
+    # f bce [x balancing weight] and its derivatives w.r.t. the prediction x
+    # (p itself, or the logit with dp/dx = p (1 - p)) and z. TF takes pt's
+    # two terms apart (gpt z - gpt (1 - z)): with an infinite gpt that is NaN,
+    # which gpt - gpt reproduces while the factored form keeps its accuracy.
+    cdef real one = 1, wt = 1, dwt = 0
+    cdef real gpt = -(df * bce)
+    cdef real nan_if_inf = gpt - gpt
+    if alpha >= 0:
+        wt = z * alpha + (one - z) * (one - alpha)
+        dwt = alpha - (one - alpha)
+    dx[0] = wt * ((gpt * (z - (one - z)) + nan_if_inf) * dpdx + f * dbce_dx)
+    dz[0] = wt * ((gpt * (p - (one - p)) + nan_if_inf) + f * dbce_dz) + dwt * (f * bce)
     return wt * (f * bce)
 
 
@@ -258,21 +272,14 @@ cdef inline real focal_logits(real z, real x, real g, real alpha, real *dx,
     # tags sigmoid's output with its logits and the backend takes that path)
     # (the sigmoid xent written out, not called: a second caller of
     # pt_sigmoid_xent stops gcc inlining it into the vectorized sigmoid loop)
+    cdef real one = 1
     cdef real e = exp_(-fabs_(x))
     cdef real bce = (relu_(x) - x * z) + log1p_(e)
-    cdef real p = 1 / (1 + exp_(-x))
-    cdef real dbx = p - z
-    cdef real pt = z * p + (1 - z) * (1 - p)
-    cdef real f = pow_(1 - pt, g)
-    cdef real df = g * pow_(1 - pt, g - 1)
-    cdef real wt = 1, dwt = 0
-    cdef real gpt = -(df * bce)
-    if alpha >= 0:
-        wt = z * alpha + (1 - z) * (1 - alpha)
-        dwt = alpha - (1 - alpha)
-    dx[0] = wt * ((gpt * z - gpt * (1 - z)) * (p * (1 - p)) + f * dbx)
-    dz[0] = wt * ((gpt * p - gpt * (1 - p)) + f * -x) + dwt * (f * bce)
-    return wt * (f * bce)
+    cdef real p = one / (one + exp_(-x))
+    cdef real pt = z * p + (one - z) * (one - p)
+    cdef real f = pow_(one - pt, g)
+    cdef real df = g * pow_(one - pt, g - one)
+    return focal_tail(z, p, p * (one - p), f, df, bce, p - z, -x, alpha, dx, dz)
 
 
 cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
