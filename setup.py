@@ -30,6 +30,11 @@ HERE = Path(__file__).resolve().parent
 PYX = HERE / "pyx"
 GEN = HERE / "build" / "cyloss_gen"
 
+# Cython's utility code (memoryviews, buffer and error helpers) compiled once
+# into this module and imported by every kernel module, instead of a copy in
+# each of the 3 x 6 modules (~40% of a stripped module's size).
+CY_UTILITY = "cyloss._cyutility"
+
 # One module per mathematical family (see each file's docstring).
 KERNEL_MODULES = ["_softmax", "_pointwise", "_reduce", "_rows", "_ctc", "_sampled"]
 
@@ -88,12 +93,14 @@ def extensions():
         extra_link_args=omp_l,
         depends=[str(p) for p in PYX.glob("*.p*d")] + [str(PYX / "_vec.h")],
     )
-    exts = [Extension("cyloss._runtime", [str(PYX / "_runtime.pyx")],
-                      extra_compile_args=BASE_FLAGS + omp_c, **common)]
+    utility = Extension(CY_UTILITY, [str(GEN / "_cyutility.c")],
+                        extra_compile_args=BASE_FLAGS, **common)
+    exts = [utility, Extension("cyloss._runtime", [str(PYX / "_runtime.pyx")],
+                               extra_compile_args=BASE_FLAGS + omp_c, **common)]
     only = os.environ.get("CYLOSS_BUILD_ONLY")
     modules = [m for m in KERNEL_MODULES if not only or m in only.split(",")]
     if only:
-        exts = []
+        exts = [utility]        # the kernel modules import it
     for level, flags in simd_levels().items():
         for mod in modules:
             # One source, one module per level: Cython names the module after
@@ -134,6 +141,7 @@ class ParallelBuildExt(build_ext):
 if __name__ == "__main__":      # setuptools runs this file as __main__
     setup(
         ext_modules=cythonize(extensions(), include_path=[str(PYX)],
-                              compiler_directives=directives, build_dir=str(GEN / "c")),
+                              compiler_directives=directives, build_dir=str(GEN / "c"),
+                              shared_utility_qualified_name=CY_UTILITY),
         cmdclass={"build_ext": ParallelBuildExt},
     )

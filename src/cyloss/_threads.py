@@ -5,6 +5,7 @@ cores this process may run on. A limit set on the OpenMP runtime itself
 (threadpoolctl.threadpool_limits, omp_set_num_threads), also from a worker
 thread, caps the count for calls made from that thread. Small inputs run on
 one thread. Results are bitwise identical for every thread count.
+In a child made by os.fork() the kernels run on one thread (see below).
 """
 import os
 import threading
@@ -16,6 +17,18 @@ SERIAL_BELOW = 1 << 15
 
 _lock = threading.Lock()
 _explicit = None
+_forked = False
+
+
+def _after_fork_in_child():
+    # GNU libgomp's thread pool does not survive fork(): the child has only the
+    # forking thread, and its first multi-threaded parallel region would wait
+    # for the parent's pool threads forever. One thread runs no pool.
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _env_threads():
@@ -51,6 +64,8 @@ def set_num_threads(n):
 
 def get_num_threads():
     """The number of threads cyloss' kernels use for large inputs."""
+    if _forked:
+        return 1
     n = _explicit
     if n is None:
         n = _env_threads()
