@@ -493,20 +493,26 @@ _add(Entry(
 
 # ------------------------------------------- sparse softmax cross-entropy --
 
-def scale_sparse_xent(case, ref, dy):
-    x = np.asarray(case.args["logits"], np.float64)
-    lab = np.asarray(case.args["labels"])
+def sparse_xent_terms(x, lab):
+    """Per position (float64): ce, the magnitude of its error terms Tce, and
+    per class the error magnitude of softmax - onehot (bp) and |bp|-sized
+    terms (p + onehot). Shared with the seq2seq entries."""
     s, L, p = row_stats(x, -1)
-    c = x.shape[-1]
-    a = acc(c)
+    a = acc(x.shape[-1])
     onehot = np.zeros(x.shape)
     if x.size:
         np.put_along_axis(onehot, lab[..., None].astype(np.int64), 1.0, -1)
     s_lab = np.sum(np.abs(s) * onehot, axis=-1)
-    d = np.abs(np.asarray(dy, np.float64))[..., None]
-    return {"value": np.abs(L[..., 0]) + s_lab + 1 + a,
-            "logits": d * (p * (1 + np.abs(s) + a) + onehot)}
+    ce = L[..., 0] - np.sum(s * onehot, axis=-1)
+    tce = np.abs(L[..., 0]) + s_lab + 1 + a
+    return ce, tce, p * (1 + np.abs(s) + a) + onehot, p + onehot
 
+
+def scale_sparse_xent(case, ref, dy):
+    _, tce, bp, _ = sparse_xent_terms(np.asarray(case.args["logits"], np.float64),
+                                      np.asarray(case.args["labels"]))
+    d = np.abs(np.asarray(dy, np.float64))[..., None]
+    return {"value": tce, "logits": d * bp}
 
 _add(Entry(
     key="nn.sparse_softmax_cross_entropy_with_logits",

@@ -35,6 +35,7 @@ from . import oracle
 from . import samples_keras as sk
 from .compare import compare, fin
 from .registry import Entry, Tol, _add, acc, err, reduce_abs_to
+from .registry_losses import compare_validate
 from .samples import Case, Expect, _budget, _common, _dims, real_values
 
 K_EPS = 1e-7
@@ -1240,17 +1241,7 @@ def run_reduction(entry, case):
         res.problems.append(f"public attributes differ: cyloss "
                             f"{sorted(a for a in dir(cyR) if not a.startswith('_'))}, TF "
                             f"{sorted(a for a in dir(tfR) if not a.startswith('_'))}")
-    for key in case.args["keys"]:
-        outcome = []
-        for R in (tfR, cyR):
-            try:
-                R.validate(key)
-                outcome.append("ok")
-            except Exception as e:      # noqa: BLE001 - the class is what is compared
-                outcome.append(type(e).__name__)
-        if outcome[0] != outcome[1]:
-            res.problems.append(f"Reduction.validate({key!r}): TF {outcome[0]}, cyloss "
-                                f"{outcome[1]}")
+    compare_validate(tfR, cyR, case.args["keys"], res)
     _finish(res)
     return res
 

@@ -1792,7 +1792,16 @@ def run_reduction(entry, case):
                                 f"{getattr(tfR, attr)!r}")
     if tuple(cyR.all()) != tuple(tfR.all()):
         res.problems.append(f"Reduction.all(): {cyR.all()!r} != TF's {tfR.all()!r}")
-    for key in case.args["keys"]:
+    compare_validate(tfR, cyR, case.args["keys"], res)
+    _finish(res)
+    return res
+
+
+def compare_validate(tfR, cyR, keys, res):
+    """Reduction.validate(key) must accept or raise (the same class) as TF's
+    does, for every key; differences are added to res.problems. (Shared with
+    the Keras Reduction entry.)"""
+    for key in keys:
         outcome = []
         for R in (tfR, cyR):
             try:
@@ -1803,8 +1812,6 @@ def run_reduction(entry, case):
         if outcome[0] != outcome[1]:
             res.problems.append(f"Reduction.validate({key!r}): TF {outcome[0]}, cyloss "
                                 f"{outcome[1]}")
-    _finish(res)
-    return res
 
 
 @st.composite

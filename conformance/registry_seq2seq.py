@@ -24,7 +24,8 @@ import cyloss
 import cyloss.nn
 
 from . import samples_seq2seq as ss
-from .registry import NAMESPACES, Entry, Tol, _add, acc, err, ex, f32, f64, row_stats
+from .registry import (NAMESPACES, Entry, Tol, _add, acc, err, ex, f32, f64,
+                       sparse_xent_terms)
 from .compare import fin
 
 NAMESPACES["cyloss.seq2seq"] = "seq2seq"
@@ -145,22 +146,6 @@ def tf_legacy_sequence_loss(tf, a, o):
 
 # ---------------------------------------------------------------- scales ---
 
-def _xent_terms(x, lab):
-    """Per position (float64): ce, the magnitude of its error terms Tce, and
-    per class the error magnitude of softmax - onehot (bp) and |bp|-sized
-    terms (p + onehot)."""
-    s, L, p = row_stats(x, -1)
-    c = x.shape[-1]
-    a = acc(c)
-    onehot = np.zeros(x.shape)
-    if x.size:
-        np.put_along_axis(onehot, lab[..., None].astype(np.int64), 1.0, -1)
-    s_lab = np.sum(np.abs(s) * onehot, axis=-1)
-    ce = L[..., 0] - np.sum(s * onehot, axis=-1)
-    tce = np.abs(L[..., 0]) + s_lab + 1 + a
-    return ce, tce, p * (1 + np.abs(s) + a) + onehot, p + onehot
-
-
 def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0):
     """Scales of a grouped reduction over [B, T] (float64, finite parts).
     kind: "avg" (D = sum w, div_no_nan), "guard" (D = sum w + guard), "count"
@@ -206,7 +191,7 @@ def scale_sequence_loss(case, ref, dy):
     x = np.asarray(case.args["logits"], np.float64)
     lab = np.asarray(case.args["targets"])
     w = fin(case.args["weights"])
-    ce, tce, bps, bpm = _xent_terms(x, lab)
+    ce, tce, bps, bpm = sparse_xent_terms(x, lab)
     ce = fin(ce)
     kind, ax = _mode(case.options)
     value, G, rel, wg = _group_scale(ce, tce, w, dy, ax, kind)
@@ -225,7 +210,7 @@ def _legacy_scale(case, dy, batch):
     w = np.broadcast_to(w0.reshape(x.shape[0], -1), x.shape[:2])
     x, lab, w = np.swapaxes(x, 0, 1), lab.T, w.T                # [B, T, ...]
     b = x.shape[0]
-    ce, tce, bps, bpm = _xent_terms(x, lab)
+    ce, tce, bps, bpm = sparse_xent_terms(x, lab)
     ce = fin(ce)
     dy = np.asarray(dy, np.float64)
     div = max(b, 1) if batch == "mean" else 1

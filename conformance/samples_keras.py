@@ -543,6 +543,18 @@ def _axis_option(draw, rank, options, logits):
     return a % rank
 
 
+def _class_draws(draw, rng, args, options, kind, vshape, dtype, mask=False):
+    """The draws only a class entry makes, in this order: a sample weight for
+    per-sample values of shape `vshape` (added to args), the reduction, the
+    dtype= option. Returns (expect, the dtype= option's compute dtype)."""
+    w, wl, expect = draw_sample_weight(draw, rng, vshape, dtype, mask=mask)
+    if w is not None:
+        args["sample_weight"] = w
+    kind.append(f"w:{wl}")
+    kind.append(f"red:{draw_reduction(draw, options)}")
+    return expect, draw_dtype_option(draw, dtype, options)
+
+
 @st.composite
 def xent_cases(draw, mode, fn, loss, form):
     dtype, seed, layout = _common(draw)
@@ -608,12 +620,7 @@ def xent_cases(draw, mode, fn, loss, form):
     cdt = dtype
     if cls:
         vshape = [d for i, d in enumerate(yp.shape) if i != ax]
-        w, wl, expect = draw_sample_weight(draw, rng, vshape, dtype)
-        if w is not None:
-            args["sample_weight"] = w
-        kind.append(f"w:{wl}")
-        kind.append(f"red:{draw_reduction(draw, options)}")
-        cdt = draw_dtype_option(draw, dtype, options)
+        expect, cdt = _class_draws(draw, rng, args, options, kind, vshape, dtype)
     return Case(fn, args, options, dtype="" if expect else cdt, kind="/".join(kind), seed=seed,
                 layout=layout, expect=expect)
 
@@ -666,13 +673,8 @@ def _scce_cases(draw, mode, fn, form, dtype, seed, layout):
     expect = None
     cdt = dtype
     if cls:
-        w, wl, expect = draw_sample_weight(draw, rng, lead, dtype,
-                                           mask=options.get("ignore_class") is not None)
-        if w is not None:
-            args["sample_weight"] = w
-        kind.append(f"w:{wl}")
-        kind.append(f"red:{draw_reduction(draw, options)}")
-        cdt = draw_dtype_option(draw, dtype, options)
+        expect, cdt = _class_draws(draw, rng, args, options, kind, lead, dtype,
+                                   mask=options.get("ignore_class") is not None)
     return Case(fn, args, options, dtype="" if expect else cdt, kind="/".join(kind), seed=seed,
                 layout=layout, expect=expect)
 
@@ -702,12 +704,7 @@ def _cgce_cases(draw, mode, fn, form, dtype, seed, layout):
     expect = None
     cdt = dtype
     if cls:
-        w, wl, expect = draw_sample_weight(draw, rng, [b], dtype)
-        if w is not None:
-            args["sample_weight"] = w
-        kind.append(f"w:{wl}")
-        kind.append(f"red:{draw_reduction(draw, options)}")
-        cdt = draw_dtype_option(draw, dtype, options)
+        expect, cdt = _class_draws(draw, rng, args, options, kind, [b], dtype)
     return Case(fn, args, options, dtype="" if expect else cdt, kind="/".join(kind), seed=seed,
                 layout=layout, expect=expect)
 
@@ -759,12 +756,7 @@ def circle_cases(draw, mode, fn, form):
     expect = None
     cdt = dtype
     if cls:
-        w, wl, expect = draw_sample_weight(draw, rng, [b], dtype, mask=True)
-        if w is not None:
-            args["sample_weight"] = w
-        label.append(f"w:{wl}")
-        label.append(f"red:{draw_reduction(draw, options)}")
-        cdt = draw_dtype_option(draw, dtype, options)
+        expect, cdt = _class_draws(draw, rng, args, options, label, [b], dtype, mask=True)
     elif draw(st.booleans()):        # a reference set (the function form only)
         r = draw(st.sampled_from((1, 4, 9, 30)))
         args["ref_labels"] = rng.integers(0, nlab, r).astype(draw(st.sampled_from(INT_DTYPES)))
@@ -803,12 +795,7 @@ def ctc_cases(draw, mode, fn, form):
     expect = None
     cdt = dtype
     if cls:
-        w, wl, expect = draw_sample_weight(draw, rng, [b], dtype)
-        if w is not None:
-            args["sample_weight"] = w
-        label.append(f"w:{wl}")
-        label.append(f"red:{draw_reduction(draw, options)}")
-        draw_dtype_option(draw, dtype, options)
+        expect, _ = _class_draws(draw, rng, args, options, label, [b], dtype)
         cdt = compute_dtype(yp, options)
     return Case(fn, args, options, dtype="" if expect else cdt, kind="/".join(label),
                 seed=seed, layout=layout, expect=expect)

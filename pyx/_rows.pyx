@@ -104,30 +104,12 @@ def k_prob_xent(int kind,
                                &dy_out[i, 0] if gy else sc + 3 * n, gx)
 
 
-cdef inline real clipsum(const real *x, Py_ssize_t n, real lo, real hi) noexcept nogil:
-    # sum of clip(x, lo, hi) in a fixed order (16 lanes, fixed tree)
-    cdef real acc[16]
-    cdef Py_ssize_t k0, j, nb = n - n % 16
-    for j in range(16):
-        acc[j] = 0
-    for k0 in range(0, nb, 16):
-        for j in range(16):
-            acc[j] += clip_(x[k0 + j], lo, hi)
-    for j in range(n - nb):
-        acc[j] += clip_(x[nb + j], lo, hi)
-    j = 8
-    while j > 0:
-        for k0 in range(j):
-            acc[k0] += acc[k0 + j]
-        j = j // 2
-    return acc[0]
-
-
 def k_sparse_prob_xent(const real[:, ::1] x,          # IN probabilities [n_rows, n]
                        const label_t[::1] labels,     # IN, checked in [0, n)
                        double eps,
                        real[::1] loss_out,            # OUT [n_rows]
                        real[:, ::1] dx_out,           # OUT d/dx or None
+                       real[:, ::1] scratch,          # [n_threads, n]
                        int n_threads):
     """Keras' sparse crossentropy on probabilities: the sparse softmax xent of
     z = log(clip(x, eps, 1 - eps)), i.e. log(sum c) - log(c_y), and its
@@ -135,15 +117,20 @@ def k_sparse_prob_xent(const real[:, ::1] x,          # IN probabilities [n_rows
     cdef Py_ssize_t n_rows = x.shape[0], n = x.shape[1], i, k, y
     cdef bint gx = dx_out is not None
     cdef real lo = <real>eps, hi = 1 - <real>eps, s, cy
+    cdef real *sc
     if labels.shape[0] != n_rows or loss_out.shape[0] != n_rows or \
-            (gx and (dx_out.shape[0] != n_rows or dx_out.shape[1] != n)):
+            (gx and (dx_out.shape[0] != n_rows or dx_out.shape[1] != n)) or \
+            scratch.shape[0] < n_threads or scratch.shape[1] < n:
         raise ValueError("k_sparse_prob_xent: inconsistent shapes")
     for i in range(n_rows):
         if not 0 <= labels[i] < n:
             raise ValueError("k_sparse_prob_xent: label out of range")
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        s = clipsum(&x[i, 0], n, lo, hi)
+        sc = &scratch[threadid(), 0]
+        for k in range(n):
+            sc[k] = clip_(x[i, k], lo, hi)
+        s = rowsum(sc, n)                   # the shared fixed-order (chunked) row sum
         y = labels[i]
         cy = clip_(x[i, y], lo, hi)
         loss_out[i] = log_(s) - log_(cy)

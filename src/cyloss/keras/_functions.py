@@ -451,7 +451,8 @@ def _sparse_on_probabilities(ctx, labels, p):
     loss = np.empty(x2.shape[0], dt)
     dx = np.empty_like(x2) if ctx.wants("y_pred") else None
     nt = for_work(x2.size)
-    _kernels.K.rows.k_sparse_prob_xent(x2, lab, float(EPSILON), loss, dx, nt)
+    _kernels.K.rows.k_sparse_prob_xent(x2, lab, float(EPSILON), loss, dx,
+                                       np.empty((nt, x2.shape[1]), dt), nt)
     value = loss.reshape(labels.shape)
     if not ctx.grad:
         return value, None
