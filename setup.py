@@ -8,10 +8,14 @@ _runtime (CPU and OpenMP facts) is built once, at the baseline level.
 Environment:
   CYLOSS_REQUIRE_OPENMP=1  fail if the compiler cannot build OpenMP code
   CYLOSS_DEBUG_CYTHON=1    Cython bounds checks on
+  CYLOSS_SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer build
+                           with Cython bounds/initialized checks (for
+                           tools/sanitize.sh; not for distribution)
   CYLOSS_SIMD_LEVELS=...   comma list of levels to build (default: all the
                            compiler can target on this architecture)
-  CYLOSS_BUILD_ONLY=...    comma list of kernel modules to build (developer
-                           rebuilds, tools/install_so.sh); default all
+  CYLOSS_BUILD_ONLY=...    comma list of modules to build (kernel modules or
+                           _runtime; developer rebuilds, tools/install_so.sh);
+                           default all
 """
 import os
 import platform
@@ -50,6 +54,18 @@ BASE_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off
               "--param=inline-unit-growth=2000", "--param=large-function-growth=10000",
               "--param=large-stack-frame-growth=10000",
               "-fno-semantic-interposition"]
+# CYLOSS_SANITIZE=1: every module (kernels, _runtime, _cyutility) compiled and
+# linked with ASan + UBSan; the first report ends the process. -O1 instead of
+# -O3: the level the sanitizers' documentation recommends (exact stacks) and
+# a build that fits tools/sanitize.sh's time budget. gcc does not vectorize at
+# -O1, so this checks the index arithmetic of the source (the same at every
+# SIMD level, each still built with its -m flags), not the vectorizer's code.
+SANITIZE = os.environ.get("CYLOSS_SANITIZE") == "1"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                  "-fno-sanitize-recover=all", "-g"]
+if SANITIZE:
+    BASE_FLAGS = [f for f in BASE_FLAGS if f != "-O3"] + ["-O1"] + SANITIZE_FLAGS
+
 X86_LEVELS = {
     "base": [],
     "avx2": ["-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mf16c"],
@@ -69,16 +85,24 @@ def simd_levels():
 
 
 def openmp_flags():
-    """Compile and link a tiny OpenMP program; return the flags that work."""
-    cc = sysconfig.get_config_var("CC") or "cc"
+    """The compile and link flags for OpenMP: MSVC's /openmp:llvm (OpenMP 3.1+,
+    which the `omp simd` pragmas need; its runtime ships with the MSVC
+    redistributable), else the first of gcc's -fopenmp and Apple clang's
+    -Xpreprocessor -fopenmp + -lomp (libomp's directory from CFLAGS/LDFLAGS)
+    that compiles and links a tiny OpenMP program."""
+    if sys.platform == "win32":
+        return ["/openmp:llvm"], []
+    cc = (sysconfig.get_config_var("CC") or "cc").split()
+    env = os.environ.get("CFLAGS", "").split() + os.environ.get("LDFLAGS", "").split()
     src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<1;}\n"
-    with tempfile.TemporaryDirectory() as d:
-        c = Path(d) / "t.c"
-        c.write_text(src)
-        cmd = cc.split() + ["-fopenmp", str(c), "-o", str(Path(d) / "t")]
-        ok = subprocess.run(cmd, capture_output=True).returncode == 0
-    if ok:
-        return ["-fopenmp"], ["-fopenmp"]
+    for compile_flags, link_flags in ((["-fopenmp"], ["-fopenmp"]),
+                                      (["-Xpreprocessor", "-fopenmp"], ["-lomp"])):
+        with tempfile.TemporaryDirectory() as d:
+            c = Path(d) / "t.c"
+            c.write_text(src)
+            cmd = cc + compile_flags + env + [str(c), "-o", str(Path(d) / "t")] + link_flags
+            if subprocess.run(cmd, capture_output=True).returncode == 0:
+                return compile_flags, link_flags
     if os.environ.get("CYLOSS_REQUIRE_OPENMP") == "1":
         sys.exit("cyloss: the compiler cannot build OpenMP code and CYLOSS_REQUIRE_OPENMP=1")
     print("cyloss: WARNING: no OpenMP; kernels will run on one thread", file=sys.stderr)
@@ -90,17 +114,20 @@ def extensions():
     common = dict(
         include_dirs=[str(PYX), np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        extra_link_args=omp_l,
-        depends=[str(p) for p in PYX.glob("*.p*d")] + [str(PYX / "_vec.h")],
+        extra_link_args=omp_l + (SANITIZE_FLAGS if SANITIZE else []),
+        depends=[str(p) for p in PYX.glob("*.p*d")] + [str(p) for p in PYX.glob("*.h")],
     )
     utility = Extension(CY_UTILITY, [str(GEN / "_cyutility.c")],
                         extra_compile_args=BASE_FLAGS, **common)
+    # _runtime installs a NumPy data allocator (_pool.h): NumPy >= 1.22's API.
+    runtime = dict(common, define_macros=common["define_macros"]
+                   + [("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
     exts = [utility, Extension("cyloss._runtime", [str(PYX / "_runtime.pyx")],
-                               extra_compile_args=BASE_FLAGS + omp_c, **common)]
+                               extra_compile_args=BASE_FLAGS + omp_c, **runtime)]
     only = os.environ.get("CYLOSS_BUILD_ONLY")
     modules = [m for m in KERNEL_MODULES if not only or m in only.split(",")]
-    if only:
-        exts = [utility]        # the kernel modules import it
+    if only:                    # the kernel modules import the utility module
+        exts = [e for e in exts if e.name == CY_UTILITY or e.name[7:] in only.split(",")]
     for level, flags in simd_levels().items():
         for mod in modules:
             # One source, one module per level: Cython names the module after
@@ -120,22 +147,55 @@ def extensions():
 
 directives = {
     "language_level": 3,
-    "boundscheck": os.environ.get("CYLOSS_DEBUG_CYTHON") == "1",
+    "boundscheck": SANITIZE or os.environ.get("CYLOSS_DEBUG_CYTHON") == "1",
     "wraparound": False,
     "cdivision": True,
-    "initializedcheck": False,
+    "initializedcheck": SANITIZE,
     "embedsignature": True,
 }
 
 
 
-class ParallelBuildExt(build_ext):
-    """Compile the extension modules in parallel (one job per core)."""
+class BuildExt(build_ext):
+    """Compile the extension modules in parallel (one job per core), with the
+    flags the compiler family understands: gcc's as written above; clang (macOS)
+    without the gcc-only ones it rejects; MSVC translated, and only the baseline
+    level (its CPU check in _runtime needs GNU builtins, so the AVX modules
+    would never be chosen)."""
 
     def finalize_options(self):
         super().finalize_options()
         if self.parallel is None:
             self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            self.extensions = [e for e in self.extensions
+                               if not e.name.endswith(("_avx2", "_avx512"))]
+            for e in self.extensions:
+                omp = [f for f in e.extra_compile_args if f.startswith("/openmp")]
+                e.extra_compile_args = ["/O2", "/fp:precise"] + omp
+                e.extra_link_args = []
+        else:
+            accepted = {}
+            for e in self.extensions:
+                e.extra_compile_args = [f for f in e.extra_compile_args
+                                        if accepted.setdefault(f, self._accepts(f))]
+        super().build_extensions()
+
+    def _accepts(self, flag):
+        """Whether the C compiler takes `flag` without a warning."""
+        if flag.startswith(("-O", "-fsanitize", "-fopenmp", "-Xpreprocessor", "-m", "-g")):
+            return True         # universal, or must fail loudly if missing
+        with tempfile.TemporaryDirectory() as d:
+            c = Path(d) / "t.c"
+            c.write_text("int cyl_probe(void) { return 0; }\n")
+            try:
+                self.compiler.compile([str(c)], output_dir=d, extra_postargs=[flag, "-Werror"])
+            except Exception:
+                print(f"cyloss: the compiler does not take {flag}; left out", file=sys.stderr)
+                return False
+        return True
 
 
 if __name__ == "__main__":      # setuptools runs this file as __main__
@@ -143,5 +203,5 @@ if __name__ == "__main__":      # setuptools runs this file as __main__
         ext_modules=cythonize(extensions(), include_path=[str(PYX)],
                               compiler_directives=directives, build_dir=str(GEN / "c"),
                               shared_utility_qualified_name=CY_UTILITY),
-        cmdclass={"build_ext": ParallelBuildExt},
+        cmdclass={"build_ext": BuildExt},
     )

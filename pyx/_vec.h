@@ -326,36 +326,55 @@ static inline void cyl_scale_##S(const T *x, ptrdiff_t n, T a, T *y)          \
 }                                                                             \
                                                                               \
 /* Small class counts (n < CYL_LANES): rows i0..i0+r-1 of a row-major        \
- * [*, n] block, with one flat vectorized exp over all r*n entries instead of  \
- * a short vector loop per row. m[i], sum[i] and the optional softmax p come   \
- * out bit-identical to cyl_rowmax / cyl_expsum / cyl_div (same operations,   \
- * same lane tree), so the path taken never changes a result. */             \
+ * [*, n] block, worked on transposed (e[k][i]) so that every step runs      \
+ * across the r rows in full vectors: the row max, one exp per entry, the    \
+ * lane tree (its first level adds e[j] + e[j + 8], missing lanes are exact  \
+ * zeros) and the division. m[i], sum[i] and the optional softmax p come out   \
+ * bit-identical to cyl_rowmax / cyl_expsum / cyl_div (same operations in the  \
+ * same order per row), so the path taken never changes a result. */         \
 static inline void cyl_block_softmax_##S(const T *x, ptrdiff_t r, ptrdiff_t n, \
                                          T *m, T *sum, T *p)                  \
 {                                                                             \
-    T buf[CYL_BLOCK_ROWS * CYL_LANES];                                        \
-    T *e = p ? p : buf;                                                       \
+    T e[CYL_LANES][CYL_BLOCK_ROWS];                                           \
+    T a[CYL_LANES / 2][CYL_BLOCK_ROWS];                                       \
+    const int half = CYL_LANES / 2;                                           \
     ptrdiff_t i, k;                                                           \
-    for (i = 0; i < r; i++) {                                                 \
-        T mi = -(T)INFINITY;                                                  \
+    for (i = 0; i < r; i++)                                                   \
         for (k = 0; k < n; k++)                                               \
-            mi = x[i * n + k] > mi ? x[i * n + k] : mi;                       \
-        m[i] = mi;                                                            \
-        for (k = 0; k < n; k++)                                               \
-            e[i * n + k] = x[i * n + k] - mi;                                 \
+            e[k][i] = x[i * n + k];                                           \
+    for (i = 0; i < r; i++)                                                   \
+        m[i] = -(T)INFINITY;                                                  \
+    for (k = 0; k < n; k++)                                                   \
+        for (i = 0; i < r; i++)                                               \
+            m[i] = e[k][i] > m[i] ? e[k][i] : m[i];                           \
+    for (k = 0; k < n; k++)                                                   \
+        for (i = 0; i < r; i++)                                               \
+            e[k][i] = cyl_exp##S(e[k][i] - m[i]);                             \
+    for (int j = 0; j < half; j++) {                                          \
+        if (j + half < n)                                                     \
+            for (i = 0; i < r; i++)                                           \
+                a[j][i] = e[j][i] + e[j + half][i];                           \
+        else if (j < n)                                                       \
+            for (i = 0; i < r; i++)                                           \
+                a[j][i] = e[j][i];                                            \
+        else                                                                  \
+            for (i = 0; i < r; i++)                                           \
+                a[j][i] = 0;                                                  \
     }                                                                         \
-    for (k = 0; k < r * n; k++)                                               \
-        e[k] = cyl_exp##S(e[k]);                                              \
-    for (i = 0; i < r; i++) {                                                 \
-        T acc[CYL_LANES] = {0};                                               \
+    for (int w = half / 2; w > 0; w /= 2)                                     \
+        for (int j = 0; j < w; j++)                                           \
+            for (i = 0; i < r; i++)                                           \
+                a[j][i] += a[j + w][i];                                       \
+    for (i = 0; i < r; i++)                                                   \
+        sum[i] = a[0][i];                                                     \
+    if (p) {                                                                  \
         for (k = 0; k < n; k++)                                               \
-            acc[k] = e[i * n + k];                                            \
-        sum[i] = cyl_lanesum_##S(acc);                                        \
-    }                                                                         \
-    if (p)                                                                    \
+            for (i = 0; i < r; i++)                                           \
+                e[k][i] = e[k][i] / sum[i];                                   \
         for (i = 0; i < r; i++)                                               \
             for (k = 0; k < n; k++)                                           \
-                p[i * n + k] = e[i * n + k] / sum[i];                         \
+                p[i * n + k] = e[k][i];                                       \
+    }                                                                         \
 }                                                                             \
 /* Dense softmax cross-entropy of one row, labels y (contiguous).             \
  * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \

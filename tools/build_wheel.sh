@@ -76,7 +76,12 @@ printf 'scikit-learn==1.5.2 --hash=sha256:%s\n' "$GOMP_WHEEL_SHA256" > "$WORK/go
     -r "$WORK/gomp-req.txt" -d "$WORK/gompwheel"
 [ -f "$WORK/gompwheel/$GOMP_WHEEL" ] || fail "pip did not fetch $GOMP_WHEEL"
 mkdir "$WORK/gomp"
-unzip -q -j "$WORK/gompwheel/$GOMP_WHEEL" "$GOMP_IN_WHEEL" -d "$WORK/gomp"
+"$BIN/python" - "$WORK/gompwheel/$GOMP_WHEEL" "$GOMP_IN_WHEEL" "$WORK/gomp" <<'EOF'
+import os, sys, zipfile
+wheel, member, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, open(os.path.join(out, os.path.basename(member)), "wb") as f:
+    f.write(z.read(member))
+EOF
 echo "$GOMP_SHA256  $WORK/gomp/$(basename "$GOMP_IN_WHEEL")" | sha256sum -c --quiet \
     || fail "libgomp checksum"
 # auditwheel finds the library by the name our modules need (libgomp.so.1),

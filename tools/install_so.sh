@@ -3,7 +3,7 @@
 # src/cyloss with rename(2), so processes that have the old modules mapped
 # (tests running in parallel) never see a half-written file.
 #   tools/install_so.sh               # every module
-#   tools/install_so.sh _ctc _rows    # only these kernel modules (all levels)
+#   tools/install_so.sh _ctc _rows    # only these modules (kernels: all levels; or _runtime)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then

@@ -13,6 +13,8 @@ import inspect
 
 import numpy as np
 
+from . import _pool
+
 
 class Ctx:
     """What the caller wants from an implementation: gradients or not, and
@@ -53,6 +55,8 @@ def differentiable(*wrt):
 
         @functools.wraps(impl)
         def public(*args, **kwargs):
+            if _pool.wanted(args, kwargs):
+                return _pool.run(True, impl, VALUE_ONLY, *args, **kwargs)[0]
             return impl(VALUE_ONLY, *args, **kwargs)[0]
 
         public.__signature__ = public_sig
@@ -99,7 +103,8 @@ def vjp(fn, *args, **kwargs):
     differentiates, as a dict keyed by argument name.
     """
     impl = _impl_of(fn)
-    value, bwd = impl(Ctx(True), *args, **kwargs)
+    pooled = _pool.wanted(args, kwargs)
+    value, bwd = _pool.run(pooled, impl, Ctx(True), *args, **kwargs)
     fresh = [bwd]
 
     def backward(dy=None):
@@ -110,12 +115,18 @@ def vjp(fn, *args, **kwargs):
         else:
             token = _recomputing.set(True)
             try:
-                b = impl(Ctx(True), *args, **kwargs)[1]
+                b = _pool.run(pooled, impl, Ctx(True), *args, **kwargs)[1]
             finally:
                 _recomputing.reset(token)
-        return {k: _as_array(g) for k, g in b(_as_dy(dy, value)).items()}
+        grads = _pool.run(pooled, b, _as_dy(dy, value))
+        return {k: _as_array(g) for k, g in grads.items()}
 
     return value, backward
+
+
+def _fused(impl, ctx, args, kwargs):
+    value, bwd = impl(ctx, *args, **kwargs)
+    return value, bwd(None)
 
 
 def value_and_grad(fn, wrt="logits"):
@@ -131,8 +142,10 @@ def value_and_grad(fn, wrt="logits"):
     ctx = Ctx(True, frozenset(names))       # immutable in use: shared by every call
 
     def run(*args, **kwargs):
-        value, bwd = impl(ctx, *args, **kwargs)
-        grads = bwd(None)
+        if _pool.wanted(args, kwargs):
+            value, grads = _pool.run(True, _fused, impl, ctx, args, kwargs)
+        else:
+            value, grads = _fused(impl, ctx, args, kwargs)
         out = tuple(None if grads.get(n) is None else _as_array(grads[n]) for n in names)
         return value, (out[0] if isinstance(wrt, str) else out)
 
