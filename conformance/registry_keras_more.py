@@ -349,9 +349,12 @@ def _m_cosine(c):
     ax = _axis(c.o, len(c.grid))[0]
     K = c.grid[ax]
     inv = 1.0 / K_EPS
+    raw = c.o.get("axis", -1)
+    raw = -1 if raw is None else int(raw)
 
     def norm(v):
-        s = np.sum(v * v, axis=ax, keepdims=True)
+        # `axis` counts in v's own rank (inputs of different ranks)
+        s = np.sum(v * v, axis=raw % v.ndim, keepdims=True)
         with np.errstate(all="ignore"):
             r = np.minimum(1 / np.sqrt(s), inv)
         return [np.broadcast_to(a, c.grid) for a in (v * r, r, r < inv)]

@@ -322,7 +322,16 @@ def _loss_cy_call(fn, case):
 # --------------------------------------------------------------- strategy --
 
 def _tf_sample(labels, nt, s, unique, c, seed):
-    tf = oracle.tf()
+    """The sampled candidates and expected counts of a case: TF's sampler, or
+    cyloss' own where TensorFlow cannot be used (tests/test_fuzz.py imports
+    the registry without TF, e.g. in the sanitizer build): both sides of a
+    case are given the same sampled values, so any valid draw serves."""
+    try:
+        tf = oracle.tf()
+    except oracle.OracleUnavailable:
+        out = cyloss.nn.log_uniform_candidate_sampler(
+            np.asarray(labels, np.int64).reshape(-1, nt), nt, s, unique, c, seed=int(seed))
+        return [np.asarray(o) for o in out]
     out = tf.random.log_uniform_candidate_sampler(
         tf.constant(np.asarray(labels, np.int64).reshape(-1, nt)), nt, s, unique, c,
         seed=int(seed) % (2 ** 31))

@@ -164,8 +164,9 @@ cdef inline real pow_(real x, real g) noexcept nogil:
     # pow is correctly rounded there), else exp(g log x) (x >= 0 in valid inputs;
     # libm's pow would raise the wheel's glibc floor)
     cdef real r = 1
-    cdef int i, n = <int>g
-    if g == n and -8 <= n <= 8:
+    cdef int i, n
+    if -8 <= g <= 8 and g == <int>g:      # range first: <int> of NaN or 1e30 is undefined
+        n = <int>g
         for i in range(n if n >= 0 else -n):
             r = r * x
         return r if n >= 0 else (<real>1) / r

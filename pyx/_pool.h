@@ -9,9 +9,9 @@
  * request of about its size, already mapped. (TensorFlow's own BFC allocator
  * does the same for its tensors.)
  *
- * - Every block carries a 64-byte header holding its capacity, so a block is
- *   reused for any request of up to its capacity and freed correctly whatever
- *   size NumPy reports; data stay 64-byte aligned.
+ * - Every block carries a 64-byte header holding its capacity and the size
+ *   asked for, so a block is reused for any request of up to its capacity and
+ *   freed correctly whatever size NumPy reports; data stay 64-byte aligned.
  * - Only blocks of at least CYL_POOL_MIN bytes are kept, at most CYL_POOL_SLOTS
  *   of them and at most cyl_pool_limit bytes in all (CYLOSS_POOL_MB, read by
  *   cyloss._runtime; 0 turns the pool off); the oldest goes first. A request
@@ -32,6 +32,18 @@
 
 #if defined(__GNUC__) && !defined(_WIN32)
 #define CYL_POOL_AVAILABLE 1
+/* Under AddressSanitizer a kept block is poisoned, and a reused one stays
+ * poisoned beyond the bytes requested: a use after free or an overrun into the
+ * spare capacity is reported as it would be without the pool. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define CYL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define CYL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define CYL_POISON(p, n) ((void)(p), (void)(n))
+#define CYL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define CYL_POOL_MIN ((size_t)1 << 20)
 #define CYL_POOL_SLOTS 8
 #define CYL_POOL_HEADER 64
@@ -48,7 +60,9 @@ static inline void cyl_pool_lock(void)
 }
 static inline void cyl_pool_unlock(void) { __atomic_store_n(&cyl_pool_busy, 0, __ATOMIC_RELEASE); }
 
-static inline size_t cyl_pool_cap(const char *data) { return *(const size_t *)(data - CYL_POOL_HEADER); }
+/* The header: the block's capacity, then the size of the current request. */
+static inline size_t cyl_pool_cap(const char *data) { return ((const size_t *)(data - CYL_POOL_HEADER))[0]; }
+static inline size_t *cyl_pool_size(char *data) { return (size_t *)(data - CYL_POOL_HEADER) + 1; }
 
 static void *cyl_pool_new(size_t size)
 {
@@ -56,8 +70,15 @@ static void *cyl_pool_new(size_t size)
     if (size > SIZE_MAX - CYL_POOL_HEADER
             || posix_memalign(&block, CYL_POOL_HEADER, size + CYL_POOL_HEADER) != 0)
         return NULL;
-    *(size_t *)block = size;
+    ((size_t *)block)[0] = ((size_t *)block)[1] = size;
     return (char *)block + CYL_POOL_HEADER;
+}
+
+/* Give a block back to the system. */
+static void cyl_pool_drop(char *data)
+{
+    CYL_UNPOISON(data, cyl_pool_cap(data));
+    free(data - CYL_POOL_HEADER);
 }
 
 static void *cyl_pool_malloc(void *ctx, size_t size)
@@ -78,6 +99,8 @@ static void *cyl_pool_malloc(void *ctx, size_t size)
             cyl_pool_held -= cyl_pool[best].cap;
             cyl_pool_hits++;
             cyl_pool_unlock();
+            CYL_UNPOISON(data, size);
+            *cyl_pool_size(data) = size;
             return data;
         }
         cyl_pool_misses++;
@@ -108,6 +131,7 @@ static void cyl_pool_free(void *ctx, void *ptr, size_t size)
         free(data - CYL_POOL_HEADER);
         return;
     }
+    CYL_POISON(data, cap);
     cyl_pool_lock();
     if (cap > cyl_pool_limit) {
         evict[n_evict++] = data;
@@ -135,20 +159,24 @@ static void cyl_pool_free(void *ctx, void *ptr, size_t size)
     }
     cyl_pool_unlock();
     for (int i = 0; i < n_evict; i++)
-        free(evict[i] - CYL_POOL_HEADER);
+        cyl_pool_drop(evict[i]);
 }
 
 static void *cyl_pool_realloc(void *ctx, void *ptr, size_t size)
 {
     if (!ptr)
         return cyl_pool_malloc(ctx, size);
-    size_t cap = cyl_pool_cap((char *)ptr);
-    if (size <= cap && cap - size <= size / 4)
+    size_t cap = cyl_pool_cap((char *)ptr), old = *cyl_pool_size((char *)ptr);
+    if (size <= cap && cap - size <= size / 4) {
+        CYL_UNPOISON(ptr, size);
+        CYL_POISON((char *)ptr + size, cap - size);
+        *cyl_pool_size((char *)ptr) = size;
         return ptr;
+    }
     void *data = cyl_pool_malloc(ctx, size);
     if (data) {
-        memcpy(data, ptr, cap < size ? cap : size);
-        cyl_pool_free(ctx, ptr, cap);
+        memcpy(data, ptr, old < size ? old : size);
+        cyl_pool_free(ctx, ptr, old);
     }
     return data;
 }
@@ -169,7 +197,7 @@ static size_t cyl_pool_release(void)
     cyl_pool_held = 0;
     cyl_pool_unlock();
     for (int i = 0; i < n_evict; i++)
-        free(evict[i] - CYL_POOL_HEADER);
+        cyl_pool_drop(evict[i]);
     return held;
 }
 

@@ -28,6 +28,7 @@
 # CYLOSS_FROM_WORKTREE=1, CYLOSS_KEEP_WORK=1.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$REPO/tools/lib.sh"
 OUT=$(mkdir -p "${1:-$REPO/dist}" && cd "${1:-$REPO/dist}" && pwd)
 PY=${PYTHON:-python3}
 TARGET=${CYLOSS_MANYLINUX:-manylinux_2_17}
@@ -52,15 +53,7 @@ step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 step "clean source tree in $WORK/src"
-mkdir "$WORK/src"
-if [ -n "${CYLOSS_FROM_WORKTREE:-}" ]; then
-    # tracked and untracked-but-not-ignored files, as they are in the work tree
-    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
-        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-        | xargs -0 cp --parents -t "$WORK/src")
-else
-    git -C "$REPO" archive HEAD | tar -x -C "$WORK/src"     # the committed tree
-fi
+copy_source_tree "$WORK/src"
 
 step "tool venv: $TOOLS"
 "$PY" -m venv "$WORK/tools"

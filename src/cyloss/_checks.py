@@ -17,8 +17,12 @@ def require(value, name):
 
 
 def native(a):
-    """`a` in native byte order (a copy only for byte-swapped input)."""
-    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+    """`a` in native byte order and aligned for its dtype (a copy only for
+    byte-swapped or misaligned input: a kernel's load of a misaligned double
+    is undefined behaviour in C, which tools/sanitize.sh's UBSan reports)."""
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a if a.flags.aligned else a.copy()
 
 
 def floating(x, name):

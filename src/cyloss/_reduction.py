@@ -45,7 +45,9 @@ def check_weights(weights, losses_shape, dtype):
             ws not in (1, ls) for ws, ls in zip(w.shape, losses_shape))):
         raise ValueError(f"weights can not be broadcast to values. values.shape="
                          f"{tuple(losses_shape)}, weights.shape={w.shape}")
-    return w.astype(dtype, copy=False)
+    # C order: NumPy's sums over the weights (pairwise losses) round by layout
+    w = w.astype(dtype, copy=False)
+    return w if w.flags.c_contiguous else w.copy(order="C")
 
 
 def _layout(w, shape):
@@ -144,9 +146,12 @@ def _weights_grad(raw, s, d, dy, shape, w, reduction):
         g = g * raw.dtype.type(0)
     else:
         f = 1.0 if dy is None else dy
-        g = g * (f / d)
-        if reduction == Reduction.MEAN:
-            g = g - f * (s / (d * d))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            g = g * (f / d)
+            if reduction == Reduction.MEAN:
+                # as TF's div_no_nan gradient, divide twice: d * d underflows to
+                # 0 for a denormal d (and Python's float raised ZeroDivisionError)
+                g = g - f * (np.float64(s) / d / d)
     return reduce_to(g, w.shape)
 
 

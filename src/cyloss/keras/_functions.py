@@ -19,7 +19,7 @@ from .. import nn
 from .._autodiff import differentiable
 from .._threads import for_work
 from .._errors import InvalidArgumentError
-from ._pipeline import cast, numeric, same_rank
+from ._pipeline import cast, dense, numeric, same_rank
 
 EPSILON = 1e-7          # keras.backend.epsilon()
 
@@ -388,6 +388,9 @@ def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
 def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ignore_class=None,
                                      axis=-1):
     yt = y_true
+    if y_pred.ndim and not -y_pred.ndim <= axis < y_pred.ndim:     # (Keras: IndexError)
+        raise ValueError(f"`axis`={axis} is out of range for `y_pred` of shape "
+                         f"{y_pred.shape}")
     if yt.ndim == y_pred.ndim and yt.ndim and yt.shape[axis] == 1:
         yt = np.squeeze(yt, axis=axis)
     x = y_pred
@@ -395,6 +398,13 @@ def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ign
     if ignore_class is not None:
         valid = yt != np.asarray(ignore_class).astype(y_pred.dtype)
         yt = np.where(valid, yt, 0).astype(yt.dtype)
+        _shape(np.expand_dims(valid, axis), x)    # TF: Mul's InvalidArgumentError
+        n_res = int(np.prod(y_pred.shape[:-1])) if y_pred.ndim else 1
+        if valid.size != n_res:     # Keras reshapes the mask to y_pred.shape[:-1]
+            raise InvalidArgumentError(
+                f"Input to reshape is a tensor with {valid.size} values, but the requested "
+                f"shape has {n_res} (`y_true` {list(y_true.shape)} with ignore_class "
+                f"against `y_pred` {list(y_pred.shape)})")
         x = np.where(np.expand_dims(valid, axis), x, x.dtype.type(0))
     if axis != -1 and axis != x.ndim - 1:
         raise ValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
@@ -471,6 +481,7 @@ def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
         ids = np.trunc(y_true).astype(np.int64) if y_true.dtype.kind == "f" \
             else y_true.astype(np.int64)
     onehot = (ids[..., None] == np.arange(k)).astype(dt)
+    _shape(y_pred, onehot)      # TF: Mul's InvalidArgumentError naming both shapes
     p = np.sum(y_pred * onehot, axis=-1, dtype=dt)
     qq = dt.type(q)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -483,7 +494,7 @@ def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
         with np.errstate(divide="ignore", invalid="ignore"):
             dp = -(dv / qq) * (qq * np.power(p, qq - dt.type(1)))
             g = dp[..., None] * onehot
-        return {"y_pred": g.astype(dt)}
+        return {"y_pred": ck.reduce_to(g, y_pred.shape).astype(dt)}    # (broadcast y_true)
     return values, None, backward
 
 
@@ -503,20 +514,22 @@ def _l2_normalize(v, ax):
 
 def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
     # Keras normalizes each input over `axis` on its own shape, then multiplies
-    # with broadcasting
+    # with broadcasting (inputs of different ranks: `axis` counts in each one's
+    # own rank, then in the product's)
     yt, yp = same_rank(y_true, y_pred)
     shape = _shape(yt, yp)
     ax = _axis(axis, len(shape))
-    nt, rt, lt = _l2_normalize(yt, ax)
-    npred, rp, lp = _l2_normalize(yp, ax)
+    at, ap = _axis(axis, yt.ndim), _axis(axis, yp.ndim)
+    nt, rt, lt = _l2_normalize(yt, at)
+    npred, rp, lp = _l2_normalize(yp, ap)
     values = -np.sum(nt * npred, axis=ax, dtype=yp.dtype)
     if not ctx.grad:
         return values, None, None
 
-    def grad_of(v, r, live, gn):
+    def grad_of(v, r, live, gn, a):
         # n = v r, r = min(rsqrt(sum v^2), 1/eps):  dn/dv = r + v dr/dv with
         # dr/dv = -r^3 v on the live rsqrt branch of the minimum (0 on the cap)
-        inner = np.sum(gn * v, axis=ax, keepdims=True, dtype=v.dtype)
+        inner = np.sum(gn * v, axis=a, keepdims=True, dtype=v.dtype)
         return gn * r + np.where(live, -(r * r * r), v.dtype.type(0)) * inner * v
 
     def backward(dvalues):
@@ -525,10 +538,10 @@ def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
         out = {}
         if ctx.wants("y_pred"):
             gn = ck.reduce_to(np.broadcast_to(-nt * dv, shape), yp.shape)
-            out["y_pred"] = grad_of(yp, rp, lp, gn).reshape(y_pred.shape)
+            out["y_pred"] = grad_of(yp, rp, lp, gn, ap).reshape(y_pred.shape)
         if ctx.wants("y_true"):
             gn = ck.reduce_to(np.broadcast_to(-npred * dv, shape), yt.shape)
-            out["y_true"] = grad_of(yt, rt, lt, gn).reshape(y_true.shape)
+            out["y_true"] = grad_of(yt, rt, lt, gn, at).reshape(y_true.shape)
         return out
     return values, None, backward
 
@@ -571,15 +584,29 @@ def _expand_for(g, axis, ndim):
     return np.expand_dims(g, axes)
 
 
+def _check_axes(axis, rank, what):
+    """An `axis` (int or tuple) outside [-rank, rank) is TF's InvalidArgumentError
+    ("Invalid reduction dimension"; NumPy's reductions would raise AxisError)."""
+    if axis is None:
+        return
+    for a in (axis if isinstance(axis, (tuple, list)) else (axis,)):
+        if not -rank <= int(a) < rank:
+            raise InvalidArgumentError(f"Invalid reduction dimension {int(a)} for {what} "
+                                       f"(rank {rank})")
+
+
 def _dice(ctx, y_true, y_pred, axis=None):
     # the intersection on the broadcast grid, sum(y_true) and sum(y_pred) each
     # over its own shape (Keras)
     dt = y_pred.dtype
     shape = _shape(y_true, y_pred)
+    _check_axes(axis, y_true.ndim, f"`y_true` of shape {list(y_true.shape)}")
+    _check_axes(axis, y_pred.ndim, f"`y_pred` of shape {list(y_pred.shape)}")
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
     inter = np.sum(y * p, axis=axis, dtype=dt)
     den = (np.sum(y_true, axis=axis, dtype=dt) + np.sum(y_pred, axis=axis, dtype=dt)
            + dt.type(EPSILON))
+    _shape(inter, den)      # each summed on its own shape: TF's Div may not broadcast them
     values = np.asarray(dt.type(1) - (dt.type(2) * inter) / den, dt)
     if not ctx.grad:
         return values, None, None
@@ -604,6 +631,8 @@ def _dice(ctx, y_true, y_pred, axis=None):
 def _tversky(ctx, y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     dt = y_pred.dtype
     shape = _shape(y_true, y_pred)
+    _check_axes(axis, len(shape), f"the broadcast of `y_true` {list(y_true.shape)} and "
+                                  f"`y_pred` {list(y_pred.shape)}")
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
     al, be = dt.type(alpha), dt.type(beta)
     one = dt.type(1)
@@ -640,12 +669,13 @@ def _masked_lse(z, mask):
     that is 0 when the row has no entries), and its softmax weights."""
     dt = z.dtype
     zz = np.where(mask, z, dt.type(-np.inf))
-    m = np.max(zz, axis=1, keepdims=True) if zz.shape[1] else np.full((zz.shape[0], 1), -np.inf)
+    m = np.max(zz, axis=1, keepdims=True) if zz.shape[1] else \
+        np.full(zz.shape[:1] + (1,) + zz.shape[2:], -np.inf)
     m = np.where(np.isfinite(m), m, dt.type(0)).astype(dt)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         e = np.exp(zz - m)
         s = np.sum(e, axis=1, keepdims=True, dtype=dt)
-        lse = (np.log(s) + m)[:, 0]
+        lse = np.squeeze(np.log(s) + m, axis=1)
         w = np.where(mask, e / s, dt.type(0))
     return lse.astype(dt), w.astype(dt)
 
@@ -660,9 +690,22 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
     ref_l = ref_l.reshape(-1)
     g, mg = dt.type(gamma), dt.type(margin)
     one = dt.type(1)
-    dist0 = one - y_pred @ ref_e.T
+    try:
+        dist0 = one - y_pred @ ref_e.T
+    except ValueError:          # TF: MatMul's InvalidArgumentError
+        raise InvalidArgumentError(
+            f"Matrix size-incompatible: `y_pred` {list(y_pred.shape)} times the transpose "
+            f"of `ref_embeddings` {list(ref_e.shape)}") from None
     dist = np.maximum(dist0, dt.type(0))
     pos = labels[:, None] == ref_l[None, :]
+    try:
+        np.broadcast_shapes(dist.shape, pos.shape)
+    except ValueError:          # TF: Mul's InvalidArgumentError
+        raise InvalidArgumentError(
+            f"Incompatible shapes: {list(dist.shape)} vs. {list(pos.shape)} (the distances "
+            f"of `y_pred` {list(y_pred.shape)} to `ref_embeddings` {list(ref_e.shape)} "
+            f"against the pairs of `y_true` {list(labels.shape)} and `ref_labels` "
+            f"{list(ref_l.shape)})") from None
     neg = ~pos
     if remove_diagonal:
         pos = pos & ~np.eye(labels.size, ref_l.size, dtype=bool)
@@ -696,12 +739,33 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
                      + gn * g * (np.where(nw0 >= 0, one, dt.type(0)) * negf * (-nd) * one
                                  - nw))
             gdist0 = np.where(dist0 >= 0, gdist, dt.type(0)).astype(dt)   # max ties to dist0
-        gp_e = -(gdist0 @ ref_e)
-        g_ref = -(gdist0.T @ y_pred)
+            gdist0 = ck.reduce_to(gdist0, dist0.shape)      # (labels broadcast the distances)
+        if y_pred.ndim == 2 and ref_e.ndim == 2:
+            gp_e = -(gdist0 @ ref_e)
+            g_ref = -(gdist0.T @ y_pred)
+        else:           # vectors or batches (matmul's promotions, as TF's)
+            gp_e, g_ref = _matmul_grads(y_pred, ref_e.T, -gdist0)
+            g_ref = g_ref.T
         if ref_embeddings is None:
             return {"y_pred": (gp_e + g_ref).astype(dt)}
         return {"y_pred": gp_e.astype(dt), "ref_embeddings": g_ref.astype(dt)}
     return values, mask, backward
+
+
+def _matmul_grads(a, b, g):
+    """The gradients of a @ b for the upstream g under matmul's rules (a 1-D
+    operand is promoted to a matrix and the added axis removed again; batch
+    axes broadcast and their gradients are summed back)."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = np.asarray(g)
+    if a.ndim == 1:
+        g2 = np.expand_dims(g2, -2 if b.ndim > 1 else -1)
+    if b.ndim == 1:
+        g2 = np.expand_dims(g2, -1) if a.ndim > 1 else g2[..., None]
+    ga = ck.reduce_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+    gb = ck.reduce_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+    return ga, gb
 
 
 def _int32(a):
@@ -740,7 +804,7 @@ def _public(sample, name, float_true=True, extra=(), doc=""):
     wrt = (("y_true", "y_pred") if float_true else ("y_pred",)) + tuple(extra)
 
     def impl(ctx, y_true, y_pred, *args, **kwargs):
-        yp = ck.floating(y_pred, "y_pred")
+        yp = dense(ck.floating(y_pred, "y_pred"))
         yt0 = numeric(y_true, "y_true")
         yt = cast(yt0, yp.dtype) if float_true else yt0
         values, _mask, bwd = sample(ctx, yt, yp, *args, **kwargs)

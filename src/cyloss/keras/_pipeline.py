@@ -42,11 +42,19 @@ def resolve_dtype(dtype):
 
 
 def numeric(x, name):
-    """`x` as a native ndarray of a real dtype (bool and integers included)."""
+    """`x` as a native ndarray of a real dtype (bool and integers included),
+    C-contiguous and aligned (see dense)."""
     a = ck.native(np.asarray(ck.require(x, name)))
     if a.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a real number array, got {a.dtype}")
-    return a
+    return dense(a)
+
+
+def dense(a):
+    """`a` C-contiguous and aligned (a copy only when it is not): NumPy's
+    reductions and matmul round differently on strided, reversed or
+    misaligned memory, and results must not depend on the layout."""
+    return np.require(a, requirements=("C", "A"))
 
 
 def cast(a, dtype):
