@@ -117,8 +117,7 @@ for _k in ("contrib.losses.sigmoid_cross_entropy", "keras.BinaryCrossentropy",
            "keras.MeanSquaredLogarithmicError", "keras.binary_focal_crossentropy",
            "keras.categorical_crossentropy", "keras.categorical_focal_crossentropy",
            "keras.categorical_generalized_cross_entropy", "keras.kld",
-           "keras.kullback_leibler_divergence", "keras.msle",
-           "nn.weighted_cross_entropy_with_logits"):
+           "keras.kullback_leibler_divergence", "keras.msle"):
     KNOWN[(_k, "nonfinite")] = _NONFINITE
 
 

@@ -15,13 +15,16 @@ cdef inline real pt_weighted_xent(real z, real x, real pw, real *dx, real *dz,
                                   real *dpw) noexcept nogil:
     # q = 1 + (pw - 1) z;  c = log1p(exp(-|x|)) + relu(-x)  (= -log sigmoid(x))
     #   value = (1 - z) x + q c
-    #   dx    = (1 - z) + q (-sign(x) e/(1+e) - [x < 0])   (sign(0) = 0: 1 - z at x = 0)
+    #   dx    = (1 - z) + q (-sign(x) e/(1+e)) + q (-[x < 0])   (sign(0) = 0: 1 - z at x = 0)
     #   dz    = -x + (pw - 1) c ;  dpw = z c
+    # q multiplies each term of c' apart, as TF's chain rule does: an infinite
+    # q then gives TF's NaN (inf * 0, or inf - inf), not +-inf.
     cdef real e = exp_(-fabs_(x))
     cdef real c = log1p_(e) + relu_(-x)
     cdef real q = 1 + (pw - 1) * z
     cdef real sg = (x > 0) - (x < 0)
-    dx[0] = (1 - z) + q * (-sg * (e / (1 + e)) - (x < 0))
+    cdef real neg = -<real>(x < 0)
+    dx[0] = (1 - z) + q * (-sg * (e / (1 + e))) + q * neg
     dz[0] = -x + (pw - 1) * c
     dpw[0] = z * c
     return (1 - z) * x + q * c
