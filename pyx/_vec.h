@@ -36,18 +36,15 @@
  * n is rounded with the 1.5*2^23 (1.5*2^52) shifter, which needs no
  * rounding instruction and so vectorizes on plain SSE2.
  */
-static inline float cyl_expf(float x)
+/* The shared core: n = round(x / ln2) and p = exp(x - n ln2), for x >= lo. */
+static inline float cyl_exp_core_f(float xc, int32_t *n)
 {
-    const float lo = -87.3365447504f;      /* ln(FLT_MIN) */
-    const float hi = 88.7228391117f;       /* ln(FLT_MAX) */
     const float shifter = 12582912.0f;     /* 1.5 * 2^23 */
-    float xc = x < lo ? lo : x;
-    xc = xc > hi ? hi : xc;
     float t = xc * 1.44269504088896341f + shifter;
     float nf = t - shifter;
     int32_t ti;
     memcpy(&ti, &t, sizeof ti);
-    int32_t n = ti - 0x4b400000;           /* bits of the shifter */
+    *n = ti - 0x4b400000;                  /* bits of the shifter */
     float r = xc - nf * 0.693359375f;      /* LN2_HI: 9 significant bits */
     r = r - nf * -2.12194440e-4f;          /* LN2_LO = ln2 - LN2_HI */
     float p = 1.0f / 5040.0f;
@@ -58,12 +55,27 @@ static inline float cyl_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t n1 = n >> 1, n2 = n - (n >> 1);
-    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
-    float s1, s2;
-    memcpy(&s1, &b1, sizeof s1);
-    memcpy(&s2, &b2, sizeof s2);
-    float res = p * s1 * s2;
+    return p;
+}
+
+static inline float cyl_pow2f(int32_t n)    /* 2^n for -126 <= n <= 127 */
+{
+    uint32_t b = (uint32_t)(n + 127) << 23;
+    float s;
+    memcpy(&s, &b, sizeof s);
+    return s;
+}
+
+static inline float cyl_expf(float x)
+{
+    const float lo = -87.3365447504f;      /* ln(FLT_MIN) */
+    const float hi = 88.7228391117f;       /* ln(FLT_MAX) */
+    float xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
+    int32_t n;
+    float p = cyl_exp_core_f(xc, &n);
+    int32_t n1 = n >> 1;                   /* n = 128 needs two factors */
+    float res = p * cyl_pow2f(n1) * cyl_pow2f(n - n1);
     res = x < lo ? 0.0f : res;
     res = x > hi ? (float)INFINITY : res;
     return res;
@@ -76,43 +88,22 @@ static inline float cyl_expf(float x)
  * <= 88 and NaN, and on 2e8 sampled doubles). */
 static inline float cyl_expnegf(float x)
 {
-    const float lo = -87.3365447504f;      /* ln(FLT_MIN) */
-    const float shifter = 12582912.0f;     /* 1.5 * 2^23 */
+    const float lo = -87.3365447504f;
     float xc = x < lo ? lo : x;
-    float t = xc * 1.44269504088896341f + shifter;
-    float nf = t - shifter;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
-    int32_t n = ti - 0x4b400000;
-    float r = xc - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    uint32_t b = (uint32_t)(n + 127) << 23;
-    float s;
-    memcpy(&s, &b, sizeof s);
-    float res = p * s;
+    int32_t n;
+    float p = cyl_exp_core_f(xc, &n);
+    float res = p * cyl_pow2f(n);
     return x < lo ? 0.0f : res;
 }
 
-static inline double cyl_expd(double x)
+static inline double cyl_exp_core_d(double xc, int64_t *n)
 {
-    const double lo = -708.39641853226410622;   /* ln(DBL_MIN) */
-    const double hi = 709.78271289338399673;    /* ln(DBL_MAX) */
     const double shifter = 6755399441055744.0;  /* 1.5 * 2^52 */
-    double xc = x < lo ? lo : x;
-    xc = xc > hi ? hi : xc;
     double t = xc * 1.4426950408889634074 + shifter;
     double nf = t - shifter;
     int64_t ti;
     memcpy(&ti, &t, sizeof ti);
-    int64_t n = ti - (int64_t)0x4338000000000000LL;
+    *n = ti - (int64_t)0x4338000000000000LL;
     double r = xc - nf * 6.93147180369123816490e-01;  /* LN2_HI: 32 bits */
     r = r - nf * 1.90821492927058770002e-10;          /* LN2_LO */
     double p = 1.0 / 6227020800.0;                    /* 1/13! */
@@ -129,12 +120,27 @@ static inline double cyl_expd(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    int64_t n1 = n >> 1, n2 = n - (n >> 1);
-    uint64_t b1 = (uint64_t)(n1 + 1023) << 52, b2 = (uint64_t)(n2 + 1023) << 52;
-    double s1, s2;
-    memcpy(&s1, &b1, sizeof s1);
-    memcpy(&s2, &b2, sizeof s2);
-    double res = p * s1 * s2;
+    return p;
+}
+
+static inline double cyl_pow2d(int64_t n)   /* 2^n for -1022 <= n <= 1023 */
+{
+    uint64_t b = (uint64_t)(n + 1023) << 52;
+    double s;
+    memcpy(&s, &b, sizeof s);
+    return s;
+}
+
+static inline double cyl_expd(double x)
+{
+    const double lo = -708.39641853226410622;   /* ln(DBL_MIN) */
+    const double hi = 709.78271289338399673;    /* ln(DBL_MAX) */
+    double xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
+    int64_t n;
+    double p = cyl_exp_core_d(xc, &n);
+    int64_t n1 = n >> 1;
+    double res = p * cyl_pow2d(n1) * cyl_pow2d(n - n1);
     res = x < lo ? 0.0 : res;
     res = x > hi ? (double)INFINITY : res;
     return res;
@@ -142,34 +148,11 @@ static inline double cyl_expd(double x)
 
 static inline double cyl_expnegd(double x)
 {
-    const double lo = -708.39641853226410622;   /* ln(DBL_MIN) */
-    const double shifter = 6755399441055744.0;  /* 1.5 * 2^52 */
+    const double lo = -708.39641853226410622;
     double xc = x < lo ? lo : x;
-    double t = xc * 1.4426950408889634074 + shifter;
-    double nf = t - shifter;
-    int64_t ti;
-    memcpy(&ti, &t, sizeof ti);
-    int64_t n = ti - (int64_t)0x4338000000000000LL;
-    double r = xc - nf * 6.93147180369123816490e-01;
-    r = r - nf * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    uint64_t b = (uint64_t)(n + 1023) << 52;
-    double s;
-    memcpy(&s, &b, sizeof s);
-    double res = p * s;
+    int64_t n;
+    double p = cyl_exp_core_d(xc, &n);
+    double res = p * cyl_pow2d(n);
     return x < lo ? 0.0 : res;
 }
 
