@@ -497,10 +497,24 @@ def _weight_errors(args, values_len):
     ]
 
 
+def _overflows_f32(case):
+    """Narrowing.overflows of the classes: float64 terms beyond float32's range,
+    in the data (registry_keras_more's test, imported late: that module loads
+    after this one) or the sample weights."""
+    from .registry_keras_more import _overflows
+    w = case.args.get("sample_weight")
+    big_w = w is not None and np.asarray(w).dtype.kind == "f" and bool(
+        np.any(np.abs(np.asarray(w, np.float64)) >= 1e15))   # (also a weight)
+    return _overflows(case) or big_w
+
+
 def _class(name, model, tol, loss, examples, errors, wrt=sk.CLASS_WRT, budget=None, notes=""):
+    # (overflows: float64 data Keras narrows to float32 may overflow there -- e.g. the
+    # focal factor (1 - pt)^gamma of a 1e30 label -- where cyloss' float64 does not)
     e = sk.class_entry(name, wrt=wrt, cases=sk.xent_strategy(loss, "class"),
                        scale=_scale_from(model), tol=tol, examples=examples, errors=errors,
-                       budget=budget or {"quick": 120, "full": 1000}, notes=notes)
+                       budget=budget or {"quick": 120, "full": 1000}, notes=notes,
+                       overflows=_overflows_f32)
     return _add(e)
 
 
@@ -961,6 +975,25 @@ def _scale_ctc(case, ref, dy):
     return _scale_from(_model_ctc)(case, ref, dy)
 
 
+def _ctc_overflows(case):
+    """KerasNarrowing.overflows of CTC (TF computes it in float32): logits
+    whose float32 log-softmax or frame sums can leave float32's range (cyloss'
+    float64 ones do not), or infinite sample weights, which turn the float32
+    gradient's exact zeros (where cyloss' float64 has a tiny number) into
+    0 * inf = NaN, and its rounding-sized signs into the sign of an inf; or
+    weights whose products with the losses can leave float32's range
+    (|w| >= 1e15, as _overflows_f32)."""
+    x = np.asarray(case.args["y_pred"], np.float64)
+    m = np.abs(x[np.isfinite(x)])
+    if m.size and m.max() >= np.finfo(np.float32).max / (4 * (x.shape[1] + 2)):
+        return True
+    w = case.args.get("sample_weight")
+    if w is None or np.asarray(w).dtype.kind not in "fiub":
+        return False
+    w = np.asarray(w, np.float64)
+    return not np.all(np.isfinite(w)) or bool(np.any(np.abs(w) >= 1e15))
+
+
 CTC_TOL = {"value": VALUE_TOL, "sample_weight": SW_TOL,
            "y_pred": _grad_tol("softmax - alignment occupancy (exp(alpha + beta - L), whose "
                                "relative error is the absolute error of the recursions)")}
@@ -968,7 +1001,7 @@ CTC_Y = np.array([[1, 2, 0], [3, 3, 1]], np.int32)
 CTC_X = np.sin(np.arange(2 * 6 * 4, dtype=np.float32)).reshape(2, 6, 4)
 _ctc = sk.class_entry(
     "CTC", wrt=("y_pred", "sample_weight"), cases=sk.strategy(sk.ctc_cases, "class"),
-    scale=_scale_ctc, tol=CTC_TOL, always=True,
+    scale=_scale_ctc, tol=CTC_TOL, always=True, overflows=_ctc_overflows,
     examples=[kex("2 sequences, padding 0, a repeat", {"y_true": CTC_Y, "y_pred": CTC_X}),
               kex("float64 logits (Keras' ctc computes float32 even for dtype float64)",
                   {"y_true": CTC_Y, "y_pred": CTC_X.astype(np.float64)}, {"dtype": "float64"}),

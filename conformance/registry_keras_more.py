@@ -74,6 +74,9 @@ class _Ctx:
         self.grid = tuple(np.broadcast_shapes(ys, ps))
         self.yb = np.broadcast_to(self.y, self.grid)
         self.pb = np.broadcast_to(self.p, self.grid)
+        # the raw inputs (non-finite values kept), for models that clip first
+        self.y_raw = np.broadcast_to(y0.reshape(ys), self.grid)
+        self.p_raw = np.broadcast_to(p0.reshape(ps), self.grid)
         self.o = case.options
         self.flipv = 2.0 / e        # a branch decided otherwise: the whole derivative
 
@@ -261,7 +264,10 @@ def _e_poisson(c):
 
 def _m_kld(c):
     y, p = c.yb, c.pb
-    cy, cp = np.clip(y, K_EPS, 1), np.clip(p, K_EPS, 1)
+    # TF clips first: an infinite input is a term of size 1 or K_EPS (NaN: 0,
+    # its position is compared exactly)
+    cy = fin(np.clip(c.y_raw.astype(np.float64), K_EPS, 1))
+    cp = fin(np.clip(c.p_raw.astype(np.float64), K_EPS, 1))
     with np.errstate(all="ignore"):
         lr = np.log(cy / cp)
         f = cy * lr

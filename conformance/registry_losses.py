@@ -90,6 +90,9 @@ def _ovf(case):
     return False
 
 
+# every narrowed entry (tf.compat.v1.losses and tf.contrib.losses compute
+# float64 data in float32) defaults to _ovf: float64 inputs beyond float32's
+# range overflow in TF, not in cyloss
 def narrowing(outputs, overflows=None):
     return Narrowing(
         "float32", tuple(outputs),
@@ -326,7 +329,7 @@ def _grad_tol(what):
 # ----------------------------------------------------------- core entries --
 
 def _core_entry(name, wrt, cases, scale, tol, examples, errors, narrowed=None, notes="",
-                overflows=None, convert_like=None, budget=None):
+                overflows=_ovf, convert_like=None, budget=None):
     fn = _cy(cy_losses, name)
     return _add(Entry(
         key=f"losses.{name}", fn=fn,
@@ -1095,7 +1098,7 @@ class _TF1Contrib:
 
 
 def _contrib_entry(name, wrt, call, cases, scale, tol, examples, errors, narrowed=None,
-                   notes="", overflows=None, convert_like=None, budget=None):
+                   notes="", overflows=_ovf, convert_like=None, budget=None):
     fn = _cy(cy_contrib, name)
     wrt = tuple(wrt)
     if "weights" in wrt or "weight" in wrt:     # contrib accepts both names
@@ -1175,7 +1178,7 @@ for _name, _kind, _names, _model, _first, _second in (
           ex("weights= accepted for weight=", {_first: f64(_p), _second: f64(_z),
                                                "weights": f64([[0], [1.5]])})]),
         _contrib_errors(_first, _second, _wn), convert_like=_first,
-        overflows=_ovf if _kind == "squared" else None)
+        overflows=_ovf)
 
 _contrib_entry(
     "compute_weighted_loss", ("losses", "weights"), _c_weighted,

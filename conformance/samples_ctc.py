@@ -14,7 +14,9 @@ also compute, because TF 2.21's dense path rejects float64 and the registry
 uses that kernel as the oracle there: every row has a label, no label is the
 blank, every alignment is possible, and logits are moderate (T <= 60, N(0,1)
 scale), so that TF's floor paths (weight exp(-707)) stay far below float64's
-eps and the two models agree.
+eps and the two models agree. (Special values written into them by
+test_fuzz_special -- probabilities below exp(-707), -inf, NaN -- are where the
+models part; cyloss' float64 dense examples follow the C++ kernel there.)
 """
 import numpy as np
 from hypothesis import strategies as st

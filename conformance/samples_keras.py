@@ -443,7 +443,7 @@ def keras_reduce(case, L, T, dy, mask=None):
     GT = G * (3 + rel)
     wpe = (aL + Tb) * d / dd * _mask_abs(mask, red, rshape, vfix)
     if mws:
-        wpe = wpe + d * (abs(S) / dd ** 2 * (1 + a + rel) + aL / dd * rel)
+        wpe = wpe + d * (abs(S) / dd / dd * (1 + a + rel) + aL / dd * rel)   # (dd**2: overflow)
     g, gt, ws = back(G, GT, wpe)
     return np.asarray(value), g, gt, ws
 

@@ -9,6 +9,7 @@ Ints = NDArray[np.int64]
 
 def scratch_sizes(n_time: int, max_label: int, n_classes: int) -> tuple[int, int]: ...
 def k_ctc(logits: Floats, labels: Ints, label_length: Ints, logit_length: Ints,
-          blank: int, time_major: bool, floor: float, loss_out: Floats,
+          blank: int, time_major: bool, floor: float, kernel64: bool, unique: bool,
+          loss_out: Floats,
           dlogits_out: Floats | None, scratch: Floats, iscratch: Ints,
           n_threads: int) -> None: ...

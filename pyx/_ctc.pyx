@@ -34,16 +34,41 @@ Per example b (one prange iteration, scratch row of its thread):
      gamma_t = alpha_{t+1} + beta_{t+1}, normalised over the states;
      grad_t(k) = exp(log p_t(k)) - sum_{states of class k} exp(gamma_t);
      frames t >= logit_length get 0.
+Non-finite log-probabilities (NaN / +-inf logits, or -inf from x - m
+overflowing at huge logits) follow TF's own operations, in a per-example
+slow path taken only then (step 1 detects them; ordinary examples never
+reach it and keep their bits):
+  * dense (dense_special): TF observes a label state as sum_k log p(k) *
+    one_hot(label)(k), so a non-finite log p of any other class makes it NaN
+    (-inf * 0); a NaN or +inf logit makes the whole log-softmax row NaN; the
+    log-sum-exps run over all states (one NaN state makes all NaN); a frame
+    without a finite state normalises to -inf - -inf = NaN; TF also computes
+    the frames t >= logit_length and masks them by multiplying by 0 (NaN for
+    a NaN or -inf there). In practice one such logit anywhere in the example
+    (padding frames included) makes its loss and every gradient entry NaN;
+    the exceptions (Lmax = 0, labels all of the -inf class) come out of the
+    same steps. With `unique` TF scatters the occupancy by label class, so a
+    NaN occupancy reaches only the classes of the example's labels.
+  * exact (TF's C++ kernel): y = softmax of a NaN / +inf / all -inf frame is
+    NaN; its unnormalised recursion then gives log p(labels) NaN (every
+    alignment meets the frame: loss and all gradients at t < tl NaN) or -inf
+    (no alignment: loss +inf, gradient y), decided by cpp_log_likelihood,
+    which runs the kernel's own beta recursion. Frames t >= tl are not read.
+  * kernel64 (float64 logits, dense labels; TF's dense path has no float64,
+    its float64 CTC is the C++ kernel, the conformance oracle there): an
+    example with a log-probability below the dense floor (-707: underflowing
+    probabilities, -inf, NaN) is computed with the exact model when the C++
+    kernel accepts its labels, since the two models part there.
 Every example is computed by one thread in a fixed order, so the bits do not
 depend on the thread count; the row helpers of _vec.h are lane-deterministic,
 so they do not depend on the SIMD level either.
 """
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, NAN
 from libc.float cimport FLT_MIN, DBL_MIN
 from _types cimport real
-from _math cimport exp_, log_, rowmax, expsum
+from _math cimport exp_, log_, log1p_, rowmax, expsum
 
 
 def scratch_sizes(Py_ssize_t n_time, Py_ssize_t max_label, Py_ssize_t n_classes):
@@ -88,6 +113,42 @@ cdef inline real row_lse(const real *x, Py_ssize_t n) noexcept nogil:
     return m + log_(expsum(x, n, m, <real*>NULL))
 
 
+cdef inline real rowmin(const real *x, Py_ssize_t n) noexcept nogil:
+    # smallest element (NaN entries skipped; the frame's log-sum is NaN then)
+    cdef real m = INFINITY
+    cdef Py_ssize_t k
+    for k in range(n):
+        m = x[k] if x[k] < m else m
+    return m
+
+
+cdef inline bint any_nan(const real *v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef bint r = False
+    for i in range(n):
+        r = r | (v[i] != v[i])
+    return r
+
+
+cdef inline real tf_lse(const real *v, Py_ssize_t n) noexcept nogil:
+    # TF's reduce_logsumexp of a state vector (no +inf can occur there): NaN
+    # if any entry is NaN, -inf if all are -inf
+    if any_nan(v, n):
+        return NAN
+    return row_lse(v, n)
+
+
+cdef inline real cpp_lse(real a, real b) noexcept nogil:
+    # TF's C++ kernel's LogSumExp of two log-probabilities: an operand equal
+    # to -inf returns the other one, otherwise NaN propagates (only which of
+    # NaN / -inf / finite comes out matters where this is used)
+    if a == -INFINITY:
+        return b
+    if b == -INFINITY:
+        return a
+    return a + log1p_(exp_(b - a)) if a > b else b + log1p_(exp_(a - b))
+
+
 cdef inline real log_prob(real x, const real *f, bint exact) noexcept nogil:
     # log p(k) for logit x of a frame with f = (max m, L = log sum, sum).
     # Dense: TF's log_softmax (x - m) - L. Exact: TF's C++ kernel takes the
@@ -102,12 +163,12 @@ cdef inline real log_prob(real x, const real *f, bint exact) noexcept nogil:
         if d > -86.0:               # log(FLT_MIN) = -87.34
             return d
         y = exp_(x - f[0]) / f[2]
-        return log_(y) if y >= FLT_MIN else -INFINITY
+        return -INFINITY if y < FLT_MIN else log_(y)     # (NaN stays NaN)
     else:
         if d > -707.0:              # log(DBL_MIN) = -708.40
             return d
         y = exp_(x - f[0]) / f[2]
-        return log_(y) if y >= DBL_MIN else -INFINITY
+        return -INFINITY if y < DBL_MIN else log_(y)
 
 
 cdef inline real prob(real x, const real *f, bint exact) noexcept nogil:
@@ -135,10 +196,238 @@ cdef inline void normalise(real *v, Py_ssize_t n, real *norm) noexcept nogil:
     norm[0] = z
 
 
+cdef void no_path(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n_classes,
+                  Py_ssize_t tl, Py_ssize_t n_time, const real *ms, bint exact,
+                  real value, bint nan_grad, real *loss) noexcept nogil:
+    # An example whose loss TF's C++ kernel does not compute through its
+    # recursion: no alignment (value +inf, gradient the softmax, NaN in its
+    # NaN frames) or a NaN probability on every alignment (value NaN, NaN
+    # gradient). Frames t >= logit_length get 0.
+    cdef Py_ssize_t t, k
+    cdef const real *x
+    cdef real *g
+    loss[0] = value
+    if g0 == NULL:
+        return
+    for t in range(n_time):
+        g = g0 + t * tstep
+        if t < tl:
+            x = x0 + t * tstep
+            for k in range(n_classes):
+                g[k] = NAN if nan_grad else prob(x[k], ms + 3 * t, exact)
+        else:
+            for k in range(n_classes):
+                g[k] = 0
+
+
+cdef inline Py_ssize_t lcls(Py_ssize_t u, const int64_t *ocls, Py_ssize_t blank) noexcept nogil:
+    # column of state u of the C++ kernel's l' (even: blank, odd: label (u+1)/2)
+    return blank if u % 2 == 0 else <Py_ssize_t>ocls[(u + 1) // 2]
+
+
+cdef real cpp_log_likelihood(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
+                             const int64_t *ocls, Py_ssize_t lab_len, Py_ssize_t tl,
+                             Py_ssize_t blank, const real *ms, real *cur,
+                             real *nxt) noexcept nogil:
+    """log p(labels) as TF's C++ CTCLoss kernel computes it (unnormalised
+    beta over the band of states that can still finish, l' = blank, label,
+    blank, ..., blank), for an example with a NaN frame: it tells whether
+    the NaN reaches the result (NaN) or no alignment exists (-inf)."""
+    cdef Py_ssize_t U = 2 * lab_len + 1, u, t, lo, hi
+    cdef real r
+    cdef const real *x
+    for u in range(U):
+        nxt[u] = 0 if u >= U - 2 else -INFINITY
+    t = tl - 2
+    while t >= 0:
+        x = x0 + (t + 1) * tstep
+        for u in range(U):
+            cur[u] = -INFINITY
+        lo = U - 2 * (tl - t)
+        lo = lo if lo > 0 else 0
+        hi = 2 * (t + 1)
+        hi = hi if hi < U else U
+        for u in range(lo, hi):
+            r = cpp_lse(-INFINITY, nxt[u] + log_prob(x[lcls(u, ocls, blank)], ms + 3 * (t + 1),
+                                                     True))
+            if u + 1 < U:
+                r = cpp_lse(r, nxt[u + 1] + log_prob(x[lcls(u + 1, ocls, blank)],
+                                                     ms + 3 * (t + 1), True))
+            if (u + 2 < U and u % 2 == 1
+                    and lcls(u, ocls, blank) != lcls(u + 2, ocls, blank)):
+                r = cpp_lse(r, nxt[u + 2] + log_prob(x[lcls(u + 2, ocls, blank)],
+                                                     ms + 3 * (t + 1), True))
+            cur[u] = r
+        for u in range(U):
+            nxt[u] = cur[u]
+        t = t - 1
+    # alpha at frame 0: the blank (u = 0) and the first label (u = 1)
+    r = cpp_lse(-INFINITY, log_prob(x0[blank], ms, True) + nxt[0])
+    r = cpp_lse(r, log_prob(x0[lcls(1, ocls, blank)], ms, True) + nxt[1])
+    for u in range(2, U):
+        r = cpp_lse(r, -INFINITY + nxt[u])
+    return r
+
+
+cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n_classes,
+                        Py_ssize_t Lmax, Py_ssize_t lab_len, Py_ssize_t tl,
+                        Py_ssize_t n_time, Py_ssize_t blank, real floor, real w01,
+                        const real *step, const int64_t *ocls, const int64_t *gcls,
+                        const real *ms, real *beta, real *obs, real *a, real *fw,
+                        real *nw, real *acc, bint unique, real *loss) noexcept nogil:
+    """TF's dense path, step by step, for an example with a non-finite
+    log-probability in some frame t < T (padding frames included: TF computes
+    them and masks them by multiplying by 0). TF's observation of a label
+    state is sum_k log p(k) * one_hot(label)(k): NaN as soon as a class other
+    than the label's has a non-finite log-probability (-inf * 0); the
+    recursions take log-sum-exps over all states (NaN anywhere makes every
+    state NaN), normalise (a frame without any finite state gives -inf -
+    -inf = NaN), and the padding frames are masked as state * 0 + final (NaN
+    for a -inf state) and log-normaliser * 0 in the sum."""
+    cdef Py_ssize_t S = 2 * Lmax + 2, nb = Lmax + 1
+    cdef Py_ssize_t t, s, k, c, nbad
+    cdef const real *x
+    cdef const real *f
+    cdef real *ob
+    cdef real *bt
+    cdef real *bn
+    cdef real *g
+    cdef real v, vb, z, cum
+    cdef bint labnan
+    for t in range(n_time):
+        x = x0 + t * tstep
+        f = ms + 3 * t
+        ob = obs + t * S
+        nbad = 0
+        for k in range(n_classes):
+            v = (x[k] - f[0]) - f[1]
+            nbad = nbad + (not (v > -INFINITY))
+        vb = (x[blank] - f[0]) - f[1]
+        ob[0] = -INFINITY
+        for s in range(1, nb):
+            c = ocls[s]
+            if c < 0:
+                ob[s] = 0 if nbad == 0 else NAN
+            else:
+                v = (x[c] - f[0]) - f[1]
+                ob[s] = v if nbad == 0 or (nbad == 1 and not (v > -INFINITY)) else NAN
+        for s in range(nb, S):
+            ob[s] = vb
+
+    # backward over every frame (final distribution at T, masked beyond tl)
+    bt = beta + n_time * S
+    for s in range(S):
+        bt[s] = floor
+    bt[lab_len] = 0
+    bt[nb + lab_len] = 0
+    cum = 0
+    t = n_time - 1
+    while t >= 0:
+        ob = obs + t * S
+        bn = beta + (t + 1) * S
+        bt = beta + t * S
+        for s in range(S):
+            a[s] = bn[s] + ob[s]
+        if any_nan(a, S):
+            for s in range(S):
+                bt[s] = NAN
+        else:
+            for s in range(nb):
+                bt[s] = lse3(a[s], a[nb + s], a[s + 1] + step[s])
+            for s in range(nb):
+                bt[nb + s] = lse2(a[nb + s], a[s + 1] + step[nb + s])
+            if Lmax == 0:
+                bt[0] = lse3(a[0], a[1] + w01, -INFINITY)
+        z = tf_lse(bt, S)
+        for s in range(S):
+            bt[s] = bt[s] - z
+        if t < tl:
+            cum = cum + z
+        else:
+            cum = cum + z * 0
+            for s in range(S):
+                bt[s] = bt[s] * 0 + (0 if s == lab_len or s == nb + lab_len else floor)
+        t = t - 1
+    loss[0] = -(beta[0] + cum)
+    if g0 == NULL:
+        return
+
+    # forward over every frame, occupancy, gradient (times the frame mask)
+    for s in range(S):
+        fw[s] = floor
+    fw[0] = 0
+    for k in range(n_classes):
+        acc[k] = 0
+    for t in range(n_time):
+        x = x0 + t * tstep
+        ob = obs + t * S
+        if any_nan(fw, S):
+            for s in range(S):
+                nw[s] = NAN
+        else:
+            nw[0] = fw[0] + ob[0]
+            for s in range(1, nb):
+                nw[s] = lse3(fw[s], fw[nb + s - 1], fw[s - 1] + step[s - 1]) + ob[s]
+            for s in range(nb):
+                nw[nb + s] = lse2(fw[nb + s], fw[s]) + ob[nb + s]
+            if Lmax == 0:
+                nw[nb] = lse2(fw[nb], fw[0] + w01) + ob[nb]
+        z = tf_lse(nw, S)
+        bn = beta + (t + 1) * S
+        for s in range(S):
+            nw[s] = nw[s] - z
+            fw[s] = nw[s]
+            a[s] = nw[s] + bn[s]
+        z = tf_lse(a, S)
+        for s in range(S):
+            a[s] = a[s] - z if t < tl else (a[s] - z) + (-INFINITY)
+        g = g0 + t * tstep
+        for k in range(n_classes):
+            g[k] = prob(x[k], ms + 3 * t, False)
+        g[blank] = g[blank] - expsum(a + nb, nb, 0, <real*>NULL)
+        labnan = any_nan(a + 1, Lmax)
+        for s in range(1, nb):
+            c = gcls[s]
+            if c >= 0:
+                acc[c] = acc[c] + exp_(a[s])
+        for s in range(1, nb):
+            c = gcls[s]
+            if c >= 0:
+                g[c] = g[c] - acc[c]
+                acc[c] = 0
+        if labnan:
+            # a NaN label state: the plain path's one-hot log-sum-exp makes
+            # every other class NaN; the unique path (tf.nn.ctc_unique_labels)
+            # scatters only the classes of the example's labels
+            if unique:
+                for s in range(1, nb):
+                    if gcls[s] >= 0:
+                        g[gcls[s]] = NAN
+            else:
+                for k in range(n_classes):
+                    if k != blank:
+                        g[k] = NAN
+        if t >= tl:
+            for k in range(n_classes):
+                g[k] = g[k] * 0
+
+
+cdef inline bint kernel_accepts(const int64_t *gcls, Py_ssize_t lab_len,
+                                Py_ssize_t tl) noexcept nogil:
+    # TF's C++ kernel computes an example of these dense labels: at least one
+    # label, none the blank or outside [0, C), no more labels than frames
+    cdef Py_ssize_t s
+    cdef bint ok = 1 <= lab_len <= tl
+    for s in range(1, lab_len + 1):
+        ok = ok and gcls[s] >= 0
+    return ok
+
+
 cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
                       const int64_t *lab, Py_ssize_t Lmax, Py_ssize_t lab_len,
                       Py_ssize_t tl, Py_ssize_t n_time, Py_ssize_t blank, real floor,
-                      real *loss, real *g0, real *w, int64_t *iw) noexcept nogil:
+                      bint kernel64, bint unique, real *loss, real *g0, real *w,
+                      int64_t *iw) noexcept nogil:
     """One example. x0/g0: its frame-0 logits/gradient rows, frame t at
     t * tstep. w/iw: this thread's scratch (see scratch_sizes)."""
     cdef Py_ssize_t S = 2 * Lmax + 2, nb = Lmax + 1
@@ -159,9 +448,11 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
     cdef real *g
     cdef real *bt
     cdef real *bn
-    cdef real z, cum
+    cdef real z, z2, cum
     cdef bint grad = g0 != NULL
     cdef bint exact = floor == -INFINITY      # TF's C++ kernel (sparse labels)
+    cdef bint special = False, under = False
+    cdef real dmin
     # TF builds its transition matrix by scattering ones; with Lmax = 0 the
     # start -> label 1 entry lands on start -> blank 0, which then has weight 2
     cdef real w01 = log_(<real>2) if Lmax == 0 else 0
@@ -176,13 +467,43 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
         step[s] = 0 if s < Lmax and (s == 0 or lab[s] != lab[s - 1]) else -INFINITY
         step[nb + s] = 0 if s < Lmax else -INFINITY
 
-    # 1. frame statistics and observations
-    for t in range(tl):
+    # 1. frame statistics and observations. A frame with a non-finite
+    # log-probability (NaN / inf logits, or -inf from overflow) sends the
+    # example to TF's own handling: the dense path's every frame counts (TF
+    # computes the padding frames too), the C++ kernel's frames < tl only,
+    # and only a NaN probability changes its recursion. kernel64 (float64
+    # logits, dense labels): where a log-probability falls below the dense
+    # path's floor weight (-707; an underflowing or non-finite one included)
+    # the dense model and TF's float64 kernel (the C++ one) part; the example
+    # follows the kernel then, if the kernel accepts its labels.
+    for t in range(tl if exact else n_time):
         x = x0 + t * tstep
         ms[3 * t] = rowmax(x, n_classes)
         ms[3 * t + 2] = expsum(x, n_classes, ms[3 * t], <real*>NULL)
         ms[3 * t + 1] = log_(ms[3 * t + 2])
-        fill_obs(x, ms + 3 * t, exact, Lmax, ocls, blank, obs + t * S)
+        if exact:
+            special = special | (ms[3 * t + 2] != ms[3 * t + 2])
+        else:
+            dmin = (rowmin(x, n_classes) - ms[3 * t]) - ms[3 * t + 1]
+            special = special | (not (dmin > -INFINITY))
+            under = under | (not (dmin > -707.0))
+    if kernel64 and under and kernel_accepts(gcls, lab_len, tl):
+        exact = True
+        floor = -INFINITY
+        special = False
+        for t in range(tl):
+            special = special | (ms[3 * t + 2] != ms[3 * t + 2])
+    for t in range(tl):
+        fill_obs(x0 + t * tstep, ms + 3 * t, exact, Lmax, ocls, blank, obs + t * S)
+    if special and exact:
+        z = cpp_log_likelihood(x0, tstep, n_classes, ocls, lab_len, tl, blank, ms, a, fw)
+        no_path(x0, g0, tstep, n_classes, tl, n_time, ms, exact,
+                INFINITY if z == -INFINITY else NAN, z != -INFINITY, loss)
+        return
+    if special:
+        dense_special(x0, g0, tstep, n_classes, Lmax, lab_len, tl, n_time, blank, floor,
+                      w01, step, ocls, gcls, ms, beta, obs, a, fw, nw, acc, unique, loss)
+        return
 
     # 2. backward; beta row t lives at beta + t * S. The move to state s + 1
     # reads a[s + 1] for every s (a[nb] at s = Lmax) and adds step[] (-inf
@@ -215,19 +536,15 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
         # No alignment exists (floor = -inf and too many repeats for the
         # frames, or underflowed probabilities): TF's C++ kernel returns an
         # infinite loss and, as the occupancy is empty, the softmax as gradient.
-        loss[0] = INFINITY
-        if grad:
-            for t in range(n_time):
-                g = g0 + t * tstep
-                if t < tl:
-                    x = x0 + t * tstep
-                    for k in range(n_classes):
-                        g[k] = prob(x[k], ms + 3 * t, exact)
-                else:
-                    for k in range(n_classes):
-                        g[k] = 0
+        no_path(x0, g0, tstep, n_classes, tl, n_time, ms, exact, INFINITY, False, loss)
         return
     loss[0] = -(beta[0] + cum)
+    if not exact and not (loss[0] - loss[0] == 0):
+        # finite log-probabilities whose sums overflow (logits near the float
+        # maximum): TF's steps decide where NaN and inf land
+        dense_special(x0, g0, tstep, n_classes, Lmax, lab_len, tl, n_time, blank, floor,
+                      w01, step, ocls, gcls, ms, beta, obs, a, fw, nw, acc, unique, loss)
+        return
     if not grad:
         return
 
@@ -252,7 +569,11 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
         for s in range(S):
             fw[s] = nw[s]
             a[s] = nw[s] + bn[s]
-        normalise(a, S, &z)
+        normalise(a, S, &z2)
+        if not exact and not (z - z == 0 and z2 - z2 == 0):        # (as above)
+            dense_special(x0, g0, tstep, n_classes, Lmax, lab_len, tl, n_time, blank, floor,
+                          w01, step, ocls, gcls, ms, beta, obs, a, fw, nw, acc, unique, loss)
+            return
         g = g0 + t * tstep
         for k in range(n_classes):
             g[k] = prob(x[k], ms + 3 * t, exact)
@@ -279,6 +600,8 @@ def k_ctc(const real[:, :, ::1] logits,      # IN [T, B, C] (time_major) or [B, 
           Py_ssize_t blank,                 # column of the blank, checked in [0, C)
           bint time_major,
           real floor,                       # start/final log-weight off the path
+          bint kernel64,                    # float64 dense: see ctc_example
+          bint unique,                      # dense with `unique`: see dense_special
           real[::1] loss_out,               # OUT [B]
           real[:, :, ::1] dlogits_out,      # OUT like logits, or None
           real[:, ::1] scratch,             # [n_threads, scratch_sizes()[0]]
@@ -315,6 +638,6 @@ def k_ctc(const real[:, :, ::1] logits,      # IN [T, B, C] (time_major) or [B, 
                     use_threads_if=n_threads > 1):
         ctc_example(xb + b * off if xb != NULL else NULL, tstep, C,
                     &labels[b, 0] if Lmax > 0 else NULL, Lmax,
-                    label_length[b], logit_length[b], T, blank, floor,
-                    &loss_out[b], gb + b * off if gb != NULL else NULL,
+                    label_length[b], logit_length[b], T, blank, floor, kernel64,
+                    unique, &loss_out[b], gb + b * off if gb != NULL else NULL,
                     &scratch[threadid(), 0], &iscratch[threadid(), 0])

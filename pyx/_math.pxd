@@ -2,6 +2,7 @@
 # _vec.h (gcc needs `omp simd` pragmas there); these wrappers pick the float
 # or double version at compile time, so float32 stays float32.
 from libc.math cimport fabs, fabsf
+from libc.float cimport FLT_MIN, DBL_MIN
 from _types cimport real
 
 cdef extern from "_vec.h" nogil:
@@ -20,8 +21,9 @@ cdef extern from "_vec.h" nogil:
     double cyl_halfsumsq_d(const double *x, Py_ssize_t n)
     float cyl_dot_f(const float *a, const float *b, Py_ssize_t n)
     double cyl_dot_d(const double *a, const double *b, Py_ssize_t n)
-    float cyl_expsum_f(const float *x, Py_ssize_t n, float m, float *e)
-    double cyl_expsum_d(const double *x, Py_ssize_t n, double m, double *e)
+    float cyl_expsum_f(const float *x, Py_ssize_t n, float m, float *e, const float *pf)
+    double cyl_expsum_d(const double *x, Py_ssize_t n, double m, double *e,
+                        const double *pf)
     void cyl_div_f(const float *e, Py_ssize_t n, float d, float *y)
     void cyl_div_d(const double *e, Py_ssize_t n, double d, double *y)
     void cyl_sub_f(const float *x, Py_ssize_t n, float c, float *y)
@@ -33,13 +35,17 @@ cdef extern from "_vec.h" nogil:
     void cyl_block_softmax_d(const double *x, Py_ssize_t r, Py_ssize_t n,
                              double *m, double *s, double *p)
     float cyl_xent_row_f(const float *x, const float *y, Py_ssize_t n,
-                         float *dx, float *dlab)
+                         float *dx, float *dlab, const float *pf)
     double cyl_xent_row_d(const double *x, const double *y, Py_ssize_t n,
-                          double *dx, double *dlab)
+                          double *dx, double *dlab, const double *pf)
     float cyl_sparse_xent_row_f(const float *x, Py_ssize_t n, Py_ssize_t label,
-                                float *dx)
+                                float *dx, const float *pf)
     double cyl_sparse_xent_row_d(const double *x, Py_ssize_t n, Py_ssize_t label,
-                                 double *dx)
+                                 double *dx, const double *pf)
+    float cyl_sparse_xent_row_nt_f(const float *x, Py_ssize_t n, Py_ssize_t label,
+                                   float *dx, float *e, const float *pf)
+    double cyl_sparse_xent_row_nt_d(const double *x, Py_ssize_t n, Py_ssize_t label,
+                                    double *dx, double *e, const double *pf)
 
 
 cdef inline real exp_(real x) noexcept nogil:
@@ -91,11 +97,13 @@ cdef inline real rowdot(const real *a, const real *b, Py_ssize_t n) noexcept nog
         return cyl_dot_d(a, b, n)
 
 
-cdef inline real expsum(const real *x, Py_ssize_t n, real m, real *e) noexcept nogil:
+cdef inline real expsum(const real *x, Py_ssize_t n, real m, real *e,
+                        const real *pf=NULL) noexcept nogil:
+    # pf (or NULL): the next row, prefetched into L2 while this one is worked
     if real is float:
-        return cyl_expsum_f(x, n, m, e)
+        return cyl_expsum_f(x, n, m, e, pf)
     else:
-        return cyl_expsum_d(x, n, m, e)
+        return cyl_expsum_d(x, n, m, e, pf)
 
 
 cdef inline void rowdiv(const real *e, Py_ssize_t n, real d, real *y) noexcept nogil:
@@ -128,19 +136,28 @@ cdef inline void block_softmax(const real *x, Py_ssize_t r, Py_ssize_t n,
 
 
 cdef inline real xent_row(const real *x, const real *y, Py_ssize_t n,
-                          real *dx, real *dlab) noexcept nogil:
+                          real *dx, real *dlab, const real *pf=NULL) noexcept nogil:
     if real is float:
-        return cyl_xent_row_f(x, y, n, dx, dlab)
+        return cyl_xent_row_f(x, y, n, dx, dlab, pf)
     else:
-        return cyl_xent_row_d(x, y, n, dx, dlab)
+        return cyl_xent_row_d(x, y, n, dx, dlab, pf)
 
 
 cdef inline real sparse_xent_row(const real *x, Py_ssize_t n, Py_ssize_t label,
-                                 real *dx) noexcept nogil:
+                                 real *dx, const real *pf=NULL) noexcept nogil:
+    # pf: the next row (prefetched while this one is worked), or NULL
     if real is float:
-        return cyl_sparse_xent_row_f(x, n, label, dx)
+        return cyl_sparse_xent_row_f(x, n, label, dx, pf)
     else:
-        return cyl_sparse_xent_row_d(x, n, label, dx)
+        return cyl_sparse_xent_row_d(x, n, label, dx, pf)
+
+
+cdef inline real sparse_xent_row_nt(const real *x, Py_ssize_t n, Py_ssize_t label,
+                                    real *dx, real *e, const real *pf) noexcept nogil:
+    if real is float:
+        return cyl_sparse_xent_row_nt_f(x, n, label, dx, e, pf)
+    else:
+        return cyl_sparse_xent_row_nt_d(x, n, label, dx, e, pf)
 
 
 cdef inline real relu_(real x) noexcept nogil:
@@ -152,6 +169,13 @@ cdef inline real fabs_(real x) noexcept nogil:
         return fabsf(x)
     else:
         return fabs(x)
+
+
+cdef inline real daz_(real x) noexcept nogil:
+    # TF's CPU kernels treat denormal inputs as zero and flush denormal
+    # results: x, or a zero of its sign when |x| is below the smallest normal
+    cdef real tiny = FLT_MIN if real is float else DBL_MIN
+    return x * <real>0 if fabs_(x) < tiny else x
 
 
 cdef inline real clip_(real x, real lo, real hi) noexcept nogil:

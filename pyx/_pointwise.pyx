@@ -4,8 +4,10 @@ Each pt_<loss> holds the value and the local derivatives of one element; the
 k_<loss> loops are prange over fixed blocks of elements, so gcc vectorizes the
 inner loop and the bits do not depend on the thread count."""
 from cython.parallel cimport prange, threadid
+from libc.math cimport INFINITY
 from _types cimport real
-from _math cimport exp_, log_, log1p_, relu_, fabs_, rowsum, pt_sigmoid_xent, pow_, clip_
+from _math cimport (exp_, log_, log1p_, relu_, fabs_, rowsum, pt_sigmoid_xent, pow_, clip_,
+                    daz_)
 
 cdef Py_ssize_t BLOCK = 4096
 WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
@@ -35,9 +37,15 @@ cdef inline real pt_log_poisson(real z, real c, bint full, real *dc,
     # value = exp(c) - c z  [+ st(z) where z > 1 or z < 0, else + 0]
     #   st(z) = z log z - z + 0.5 log(2 pi z)        (Stirling's term)
     # dc = exp(c) - z ;  dz = -c + (z > 1 or z < 0 ? st'(z) : 0 * st'(z))
-    #   st'(z) = log z + 0.5/z
+    #   st'(z) = log z + z (1/z) - 1 + 2 pi (0.5 (1/(2 pi z))), TF's chain
+    #   (Log's gradient multiplies by the reciprocal, which TF flushes when
+    #   denormal: z (1/z) is 0 at z = max, NaN at z = inf)
     # TF differentiates the masked branch too, so dz is NaN at z = 0
     # (0 * (-inf + inf)) and NaN for z < 0; branch-free so the loop vectorizes.
+    # TF's CPU kernels treat a denormal z as 0 (flush-to-zero): then
+    # c z = -inf * 0 = NaN at c = -inf, and the full loss' derivative is NaN
+    cdef real one = 1, half = <real>0.5, two_pi = <real>6.283185307179586
+    z = daz_(z)
     cdef real ec = exp_(c)
     cdef real v = ec - c * z
     cdef real lz, st, dst
@@ -46,8 +54,8 @@ cdef inline real pt_log_poisson(real z, real c, bint full, real *dc,
     dz[0] = -c
     if full:
         lz = log_(z)
-        st = (z * lz - z) + <real>0.5 * log_(<real>6.283185307179586 * z)
-        dst = lz + <real>0.5 / z
+        st = (z * lz - z) + half * log_(two_pi * z)
+        dst = ((lz + z * daz_(one / z)) - one) + two_pi * (half * daz_(one / (two_pi * z)))
         big = (z > 1) | (z < 0)
         v = v + (st if big else <real>0)
         dz[0] = -c + (dst if big else <real>0 * dst)
@@ -139,7 +147,7 @@ def k_log_poisson(const real[::1] targets,     # IN
 cdef enum:
     K_IDENTITY = 0      # L = b (compute_weighted_loss on given losses)
     K_ABSDIFF = 1       # |b - a|
-    K_SQDIFF = 2        # (b - a)^2
+    K_SQDIFF = 2        # (b - a)^2, p1 = 0 (TF's squared_difference) or 1 (square)
     K_HUBER = 3         # p1 = delta
     K_LOGLOSS = 4       # p1 = epsilon
     K_HINGE = 5         # a = labels in {0,1}, b = logits
@@ -231,58 +239,209 @@ ctypedef fused kind_t:
     TKHuber
 
 
-cdef inline real focal(real z, real p, real eps, real g, real alpha, real *dp,
-                       real *dz) noexcept nogil:
-    # Keras' binary focal crossentropy of one element on probability p:
-    #   c = clip(p, eps, 1 - eps); bce = -(z log c + (1 - z) log(1 - c))
-    #   pt = z p + (1 - z)(1 - p); f = (1 - pt)^g; L = f bce [x (z a + (1 - z)(1 - a))]
+cdef inline void bce_grad(real z, real p, real eps, real hi, real c, real lc, real l1,
+                          real g, real *dp, real *dz) noexcept nogil:
+    # the gradients of -(z log c + (1 - z) log(1 - c)), c = clip(p, eps, hi),
+    # for an upstream g, in the order TF's autodiff builds them op by op (g
+    # enters each term before the reciprocals, the two terms are added, the
+    # clip selects): an infinite g or label then overflows / is NaN exactly
+    # where TF's is. g = 1 gives the local derivatives.
+    cdef real one = 1
+    cdef real gn = -g
+    cdef real dc = (gn * z) * (one / c) + -((gn * (one - z)) * (one / (one - c)))
+    dp[0] = dc if (p >= eps) & (p <= hi) else <real>0
+    dz[0] = gn * lc + -(gn * l1)
+
+
+cdef inline real bce(real z, real p, real eps, real g, real *dp, real *dz) noexcept nogil:
+    # Keras' binary crossentropy on probability p:
+    #   c = clip(p, eps, 1 - eps); value = -(z log c + (1 - z) log(1 - c))
     # `one` keeps the arithmetic in the element's type (Cython writes a bare
     # 1 as the double 1.0, which would round float32 steps in double)
     cdef real one = 1
     cdef real hi = one - eps, c = clip_(p, eps, hi)
     cdef real lc = log_(c), l1 = log_(one - c)
-    cdef real bce = -(z * lc + (one - z) * l1)
+    bce_grad(z, p, eps, hi, c, lc, l1, g, dp, dz)
+    return -(z * lc + (one - z) * l1)
+
+
+cdef inline real focal_factor(real z, real p, real b, real gm, real alpha, real g,
+                              real *gb, real *gpt, real *dw) noexcept nogil:
+    # The focal part of Keras' binary focal crossentropy with bce value b:
+    #   pt = z p + (1 - z)(1 - p); f = (1 - pt)^gm;
+    #   returns L = f b [x w, w = z a + (1 - z)(1 - a) when alpha >= 0]
+    # and, for the upstream g in TF's op order, gb (what reaches b), gpt (what
+    # reaches pt) and dw (d/dz through w)
+    cdef real one = 1, gf = g, gw
     cdef real pt = z * p + (one - z) * (one - p)
-    cdef real f = pow_(one - pt, g)
-    cdef real df = g * pow_(one - pt, g - one)    # d f / d(1 - pt), as TF's pow gradient
-    cdef real inside = (p >= eps) & (p <= hi)
-    cdef real dbce_dp = inside * (-z / c + (one - z) / (one - c))
-    return focal_tail(z, p, one, f, df, bce, dbce_dp, -(lc - l1), alpha, dp, dz)
-
-
-cdef inline real focal_tail(real z, real p, real dpdx, real f, real df, real bce,
-                            real dbce_dx, real dbce_dz, real alpha, real *dx,
-                            real *dz) noexcept nogil:
-    # f bce [x balancing weight] and its derivatives w.r.t. the prediction x
-    # (p itself, or the logit with dp/dx = p (1 - p)) and z. TF takes pt's
-    # two terms apart (gpt z - gpt (1 - z)): with an infinite gpt that is NaN,
-    # which gpt - gpt reproduces while the factored form keeps its accuracy.
-    cdef real one = 1, wt = 1, dwt = 0
-    cdef real gpt = -(df * bce)
-    cdef real nan_if_inf = gpt - gpt
+    cdef real f = pow_(one - pt, gm)
+    cdef real fb = f * b, w = one
+    dw[0] = 0
     if alpha >= 0:
-        wt = z * alpha + (one - z) * (one - alpha)
-        dwt = alpha - (one - alpha)
-    dx[0] = wt * ((gpt * (z - (one - z)) + nan_if_inf) * dpdx + f * dbce_dx)
-    dz[0] = wt * ((gpt * (p - (one - p)) + nan_if_inf) + f * dbce_dz) + dwt * (f * bce)
-    return wt * (f * bce)
+        w = z * alpha + (one - z) * (one - alpha)
+        gf = g * w
+        gw = g * fb
+        dw[0] = gw * alpha + -(gw * (one - alpha))
+    gb[0] = gf * f
+    gpt[0] = -(((gf * b) * gm) * pow_(one - pt, gm - one))    # TF's pow gradient
+    return w * fb if alpha >= 0 else fb
 
 
-cdef inline real focal_logits(real z, real x, real g, real alpha, real *dx,
+cdef inline real focal(real z, real p, real eps, real gm, real alpha, real g, real *dp,
+                       real *dz) noexcept nogil:
+    # Keras' binary focal crossentropy of one element on probability p:
+    #   B = bce(z, p); pt = z p + (1 - z)(1 - p); f = (1 - pt)^gm
+    #   L = f B [x w, w = z a + (1 - z)(1 - a) when alpha >= 0]
+    # gradients for the upstream g in TF's op order (see bce)
+    cdef real one = 1, gb, gpt, dbp, dbz, dw
+    cdef real hi = one - eps, c = clip_(p, eps, hi)
+    cdef real lc = log_(c), l1 = log_(one - c)
+    cdef real b = -(z * lc + (one - z) * l1)
+    cdef real L = focal_factor(z, p, b, gm, alpha, g, &gb, &gpt, &dw)
+    bce_grad(z, p, eps, hi, c, lc, l1, gb, &dbp, &dbz)
+    dp[0] = (gpt * z + -(gpt * (one - z))) + dbp
+    dz[0] = ((gpt * p + -(gpt * (one - p))) + dbz) + dw
+    return L
+
+
+cdef inline real focal_logits(real z, real x, real gm, real alpha, real g, real *dx,
                               real *dz) noexcept nogil:
     # Keras' binary focal crossentropy from logits: p = sigmoid(x) in the focal
     # factor, but the bce term is sigmoid_cross_entropy_with_logits(z, x) (Keras
-    # tags sigmoid's output with its logits and the backend takes that path)
+    # tags sigmoid's output with its logits and the backend takes that path):
+    #   B = where(x >= 0, x, 0) - x z + log1p(exp(where(x >= 0, -x, x)))
+    # gradients for the upstream g in TF's op order; dp reaches x through
+    # sigmoid's gradient dp p (1 - p)
     # (the sigmoid xent written out, not called: a second caller of
     # pt_sigmoid_xent stops gcc inlining it into the vectorized sigmoid loop)
-    cdef real one = 1
-    cdef real e = exp_(-fabs_(x))
-    cdef real bce = (relu_(x) - x * z) + log1p_(e)
-    cdef real p = one / (one + exp_(-x))
-    cdef real pt = z * p + (one - z) * (one - p)
-    cdef real f = pow_(one - pt, g)
-    cdef real df = g * pow_(one - pt, g - one)
-    return focal_tail(z, p, p * (one - p), f, df, bce, p - z, -x, alpha, dx, dz)
+    cdef real one = 1, zero = 0, gb, gpt, ge, dp, dw
+    cdef bint pos = x >= 0
+    cdef real e = exp_(-x if pos else x)
+    cdef real b = ((x if pos else zero) - x * z) + log1p_(e)
+    # sigmoid as TF's CPU kernel rounds it, e^x / (1 + e^x) (1 where e^x
+    # overflows): it stays below 1 up to x ~ 37 in float64, where 1 / (1 + e^-x)
+    # rounds to 1 and would zero the focal factor's gradient
+    cdef real ex = exp_(x)
+    cdef real p = one if ex == <real>INFINITY else ex / (one + ex)
+    cdef real L = focal_factor(z, p, b, gm, alpha, g, &gb, &gpt, &dw)
+    dp = gpt * z + -(gpt * (one - z))
+    ge = (gb * (one / (one + e))) * e
+    dx[0] = (((gb if pos else zero) + (-gb) * z) + (-ge if pos else ge)) + (dp * p) * (one - p)
+    dz[0] = ((gpt * p + -(gpt * (one - p))) + (-gb) * x) + dw
+    return L
+
+
+cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da,
+                          real *db) noexcept nogil:
+    # The Keras elementwise kinds' gradients for the upstream g (Keras' mean
+    # already applied), op by op in the order TF's autodiff builds them: a
+    # maximum or clip passes g only where it selected its input (a NaN or inf
+    # g elsewhere gives 0), each product is taken in TF's order, so the same
+    # intermediates overflow or become NaN (0 * inf) as in TF. TF's CPU also
+    # flushes denormal results to zero: g and the factors that can underflow
+    # (reciprocals of huge values) go through daz_.
+    cdef real one = 1, zero = 0, two = 2, half = <real>0.5
+    cdef real e, ae, m, h, gm, mx, c, u, v, q, s, gq, gs, ca, cb
+    g = daz_(g)
+    if kind_t is TKld:                          # ca log(ca / cb), c = clip(., eps, 1)
+        ca = clip_(a, p1, one)
+        cb = clip_(b, p1, one)
+        q = ca / cb
+        gq = (g * ca) * (one / q)               # Mul, then Log: dy * reciprocal(q)
+        da[0] = (g * log_(q) + gq / cb) if (a >= p1) & (a <= one) else zero
+        db[0] = (gq * ((-ca / cb) / cb)) if (b >= p1) & (b <= one) else zero
+    elif kind_t is TMsle:                       # (log(max(b, eps) + 1) - log(max(a, eps) + 1))^2
+        mx = p1 if b < p1 else b                # maximum propagates NaN
+        c = p1 if a < p1 else a
+        e = log_(mx + one) - log_(c + one)
+        gm = g * (e * two)                        # Square: dy * (x * 2)
+        db[0] = (gm * daz_(one / (mx + one))) if b >= p1 else zero
+        da[0] = ((-gm) * daz_(one / (c + one))) if a >= p1 else zero
+    elif kind_t is TPoisson:                    # b - a log(b + eps)
+        u = b + p1
+        db[0] = g + ((-g) * a) * daz_(one / u)
+        da[0] = (-g) * log_(u)
+    elif kind_t is TKHinge:                     # max(1 - a b, 0)
+        m = one - a * b
+        gm = g if m >= 0 else zero
+        db[0] = (-gm) * a
+        da[0] = (-gm) * b
+    elif kind_t is TSqHinge:                    # max(1 - a b, 0)^2
+        m = one - a * b
+        h = m if not (m < 0) else zero
+        gm = (g * (h * two)) if m >= 0 else zero
+        db[0] = (-gm) * a
+        da[0] = (-gm) * b
+    elif kind_t is TKHuber:                     # where(|e| <= d, e^2/2, d|e| - d^2/2), e = b - a
+        e = b - a
+        ae = fabs_(e)
+        gq = g if ae <= p1 else zero            # where(): the untaken branch gets 0, which
+        gs = zero if ae <= p1 else g            # an overflowing e * 2 turns into NaN
+        db[0] = (gq * half) * (e * two) + (gs * p1) * sign_(e)
+        da[0] = -db[0]
+    elif kind_t is TMape:                       # |(a - b) / max(|a|, eps)|, inputs DAZ
+        a = daz_(a)
+        b = daz_(b)
+        s = a - b
+        ae = fabs_(a)
+        m = p1 if ae < p1 else ae
+        q = s / m
+        gq = g * sign_(q)
+        gs = gq / m
+        db[0] = -gs
+        da[0] = gs + ((gq * daz_((-s / m) / m)) if ae >= p1 else zero) * sign_(a)
+
+
+cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da,
+                          real *db) noexcept nogil:
+    # tf.compat.v1 / contrib sigmoid, hinge and log losses: the gradients for the
+    # upstream g (weight x gradient scale) op by op in TF's order, so the same
+    # products overflow or become NaN (0 * inf) as in TF.
+    cdef real one = 1, two = 2, t, gm, ng, z, e, gl     # (typed: Cython writes a bare
+    cdef bint pos                                       # 2 as a double)
+    if kind_t is TSqDiff:                       # p1 = 0: squared_difference(b, a), whose
+        e = b - a                               # gradient is (2 dy)(b - a); p1 = 1: contrib's
+        db[0] = ((two * g) * e) if p1 == 0 else (g * (e * two))     # square(b - a): dy (e 2)
+        da[0] = -db[0]
+    elif kind_t is TSigmoid:                      # TF: where(x >= 0, x, 0) - x z
+        z = a * (one - p1) + <real>0.5 * p1     #     + log1p(exp(where(x >= 0, -x, x)))
+        e = exp_(-fabs_(b))                     # z = a (1 - ls) + ls / 2
+        gl = (g * (one / (one + e))) * e        # Log1p then Exp: dy * reciprocal(1 + u) * u
+        pos = b >= 0                            # each where() passes g to one side only
+        db[0] = ((g if pos else <real>0) + (-g) * z) + (-gl if pos else gl)
+        da[0] = (b * (-g)) * (one - p1)
+    elif kind_t is THinge:                        # relu(1 - t b), t = 2a - 1
+        t = two * a - one
+        gm = g * <real>(one - t * b > 0)        # ReluGrad multiplies by [m > 0]
+        db[0] = t * (-gm)
+        da[0] = two * ((-gm) * b)               # through t = 2a - 1
+    elif kind_t is TLogLoss:                    # -(a log(b + eps)) - (1 - a) log(1 - b + eps)
+        a = daz_(a)                             # (TF: denormal inputs are 0)
+        b = daz_(b)
+        ng = -g                                 # Log's gradient: dy * reciprocal(x)
+        db[0] = (a * ng) * (one / (b + p1)) - ((one - a) * ng) * (one / ((one - b) + p1))
+        da[0] = log_(b + p1) * ng - log_((one - b) + p1) * ng
+
+
+cdef inline void scaled(kind_t *tag, real a, real b, real p1, real p2, real p3, real dA,
+                        real dB, real g, real *da, real *db) noexcept nogil:
+    # the local derivatives dA, dB times the upstream g (weight x gradient
+    # scale); the kinds whose gradients TF builds op by op recompute their
+    # chain with g (the Keras cross-entropies, tf_chain's and v1_chain's kinds)
+    if kind_t is TBce:
+        bce(a, b, p1, g, db, da)
+    elif kind_t is TFocal:
+        focal(a, b, p1, p2, p3, g, db, da)
+    elif kind_t is TFocalLogits:
+        focal_logits(a, b, p2, p3, g, db, da)
+    elif (kind_t is TKld or kind_t is TMsle or kind_t is TPoisson or kind_t is TKHinge
+            or kind_t is TSqHinge or kind_t is TKHuber or kind_t is TMape):
+        tf_chain(tag, a, b, p1, g, da, db)
+    elif kind_t is THinge or kind_t is TLogLoss or kind_t is TSigmoid or kind_t is TSqDiff:
+        v1_chain(tag, a, b, p1, g, da, db)
+    else:
+        da[0] = dA * g
+        db[0] = dB * g
 
 
 cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
@@ -296,14 +455,13 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         db[0] = 1
         return b
     elif kind_t is TAbsDiff:                    # |e|, d/db = sign(e)
-        e = b - a
+        e = daz_(b) - daz_(a)                   # (TF: denormal inputs are 0)
         db[0] = sign_(e)
         da[0] = -db[0]
         return fabs_(e)
     elif kind_t is TSqDiff:                     # e^2, d/db = 2e
         e = b - a
-        db[0] = 2 * e
-        da[0] = -2 * e
+        v1_chain(tag, a, b, p1, 1, da, db)
         return e * e
     elif kind_t is THuber:                      # q = min(|e|, d): q^2/2 + d(|e| - q)
         e = b - a
@@ -313,36 +471,34 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         da[0] = -db[0]
         return <real>0.5 * q * q + p1 * (ae - q)
     elif kind_t is TLogLoss:                    # -a log(b + eps) - (1 - a) log(1 - b + eps)
-        db[0] = -a / (b + p1) + (1 - a) / ((1 - b) + p1)
-        da[0] = -log_(b + p1) + log_((1 - b) + p1)
-        return -a * log_(b + p1) - (1 - a) * log_((1 - b) + p1)
+        v1_chain(tag, a, b, p1, 1, da, db)
+        a = daz_(a)                             # (TF: denormal inputs are 0)
+        b = daz_(b)
+        u = <real>1                             # (typed: a bare 1 would be a double)
+        return -(a * log_(b + p1)) - (u - a) * log_((u - b) + p1)
     elif kind_t is THinge:                      # t = 2a - 1: relu(1 - t b)
-        t = 2 * a - 1                           # relu' = [m > 0] multiplies the chain
-        m = 1 - t * b                           # (so NaN inputs give NaN as in TF)
-        db[0] = -t * (m > 0)
-        da[0] = -2 * b * (m > 0)
+        u = <real>1                             # (NaN m gives NaN, as TF's relu)
+        t = (u + u) * a - u
+        m = u - t * b
+        v1_chain(tag, a, b, p1, 1, da, db)
         return m if not (m <= 0) else 0
     elif kind_t is TSigmoid:                    # sigmoid xent, labels smoothed:
-        z = a * (1 - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
-        da[0] = -b * (1 - p1)
-        return pt_sigmoid_xent(z, b, db)
+        u = <real>1
+        z = a * (u - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
+        v1_chain(tag, a, b, p1, 1, da, db)
+        return pt_sigmoid_xent(z, b, &t)        # (t: its derivative, not used)
     elif kind_t is TMape:                       # |q|, q = (a - b) / m, m = max(|a|, eps)
+        a = daz_(a)                             # (TF: denormal inputs are 0)
+        b = daz_(b)
         ae = fabs_(a)
-        m = ae if ae >= p1 else p1              # maximum: ties to |a|
-        q = (a - b) / m
-        s = sign_(q)
-        db[0] = -s / m
-        # maximum's gradient is a select: |a| gets it only where |a| >= eps
-        da[0] = s * (1 / m - (((q / m) * sign_(a)) if ae >= p1 else <real>0))
-        return fabs_(q)
+        m = p1 if ae < p1 else ae
+        tf_chain(tag, a, b, p1, 1, da, db)
+        return fabs_((a - b) / m)
     elif kind_t is TMsle:                       # (u - v)^2, u = log(max(b, eps) + 1)
-        mx = b if b >= p1 else p1
-        c = a if a >= p1 else p1
-        u = log_(mx + 1)
-        v = log_(c + 1)
-        e = u - v
-        db[0] = (2 * e / (mx + 1)) if b >= p1 else <real>0
-        da[0] = (-2 * e / (c + 1)) if a >= p1 else <real>0
+        mx = p1 if b < p1 else b                # (maximum propagates NaN)
+        c = p1 if a < p1 else a
+        e = log_(mx + <real>1) - log_(c + <real>1)
+        tf_chain(tag, a, b, p1, 1, da, db)
         return e * e
     elif kind_t is TLogCosh:                    # e + softplus(-2e) - log 2
         e = b - a
@@ -352,51 +508,34 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         da[0] = -db[0]
         return (e + (relu_(t) + log1p_(u))) - p1        # p1 = log 2 as Keras rounds it
     elif kind_t is TPoisson:                    # b - a log(b + eps)
-        u = b + p1
-        db[0] = 1 - a / u
-        da[0] = -log_(u)
-        return b - a * log_(u)
+        tf_chain(tag, a, b, p1, 1, da, db)
+        return b - a * log_(b + p1)
     elif kind_t is TKld:                        # ca log(ca / cb)
         ca = clip_(a, p1, 1)
         cb = clip_(b, p1, 1)
-        q = ca / cb
-        u = log_(q)
-        db[0] = (-(ca / cb)) if (b >= p1) & (b <= 1) else <real>0
-        da[0] = (u + ca * ((1 / q) / cb)) if (a >= p1) & (a <= 1) else <real>0
-        return ca * u
+        tf_chain(tag, a, b, p1, 1, da, db)
+        return ca * log_(ca / cb)
     elif kind_t is TKHinge:                     # max(m, 0), m = 1 - a b; ties to m
-        m = 1 - a * b
-        t = (m >= 0)
-        db[0] = -a * t
-        da[0] = -b * t
+        m = <real>1 - a * b
+        tf_chain(tag, a, b, p1, 1, da, db)
         return m if not (m < 0) else 0
     elif kind_t is TSqHinge:                    # max(m, 0)^2
-        m = 1 - a * b
+        m = <real>1 - a * b
         mx = m if not (m < 0) else 0
-        t = (2 * mx) if m >= 0 else <real>0
-        db[0] = -a * t
-        da[0] = -b * t
+        tf_chain(tag, a, b, p1, 1, da, db)
         return mx * mx
     elif kind_t is TBce:                        # clip, then the two logs
-        c = clip_(b, p1, 1 - p1)
-        u = log_(c)
-        v = log_(1 - c)
-        db[0] = (-a / c + (1 - a) / (1 - c)) if (b >= p1) & (b <= 1 - p1) else <real>0
-        da[0] = -(u - v)
-        return -(a * u + (1 - a) * v)
+        return bce(a, b, p1, 1, db, da)
     elif kind_t is TFocal:
-        return focal(a, b, p1, p2, p3, db, da)
+        return focal(a, b, p1, p2, p3, 1, db, da)
     elif kind_t is TFocalLogits:
-        return focal_logits(a, b, p2, p3, db, da)
+        return focal_logits(a, b, p2, p3, 1, db, da)
     else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
-        e = b - a                               # where() multiplies the untaken branch's
-        ae = fabs_(e)                           # derivative by 0: 0 * inf is NaN (TF)
+        e = b - a
+        ae = fabs_(e)
+        tf_chain(tag, a, b, p1, 1, da, db)
         if ae <= p1:
-            db[0] = e + 0 * (p1 * sign_(e))
-            da[0] = -db[0]
             return <real>0.5 * (e * e)
-        db[0] = p1 * sign_(e) + 0 * e
-        da[0] = -db[0]
         return p1 * ae - <real>0.5 * (p1 * p1)
 
 
@@ -429,15 +568,15 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
                 acc[j] += L * w[k0 + j]
                 wl[k0 + j] = L * w[k0 + j]
                 raw[k0 + j] = L
-                da[k0 + j] = dA * (w[k0 + j] * gscale)
-                db[k0 + j] = dB * (w[k0 + j] * gscale)
+                scaled(tag, a[k0 + j], b[k0 + j], p1, p2, p3, dA, dB, w[k0 + j] * gscale,
+                       &da[k0 + j], &db[k0 + j])
         for j in range(n - nb):
             L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
             acc[j] += L * w[nb + j]
             wl[nb + j] = L * w[nb + j]
             raw[nb + j] = L
-            da[nb + j] = dA * (w[nb + j] * gscale)
-            db[nb + j] = dB * (w[nb + j] * gscale)
+            scaled(tag, a[nb + j], b[nb + j], p1, p2, p3, dA, dB, w[nb + j] * gscale,
+                   &da[nb + j], &db[nb + j])
     else:
         for k0 in range(0, nb, 16):
             for j in range(16):
@@ -445,15 +584,14 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
                 acc[j] += L * wk
                 wl[k0 + j] = L * wk
                 raw[k0 + j] = L
-                da[k0 + j] = dA * g
-                db[k0 + j] = dB * g
+                scaled(tag, a[k0 + j], b[k0 + j], p1, p2, p3, dA, dB, g, &da[k0 + j],
+                       &db[k0 + j])
         for j in range(n - nb):
             L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
             acc[j] += L * wk
             wl[nb + j] = L * wk
             raw[nb + j] = L
-            da[nb + j] = dA * g
-            db[nb + j] = dB * g
+            scaled(tag, a[nb + j], b[nb + j], p1, p2, p3, dA, dB, g, &da[nb + j], &db[nb + j])
     return lanes_done(acc)
 
 

@@ -8,7 +8,7 @@ where the clip is active, as TF's clip_by_value). prange over rows; every row
 sum has a fixed order (_vec.h lanes), so the bits do not depend on threads."""
 from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
-from _math cimport log_, rowmax, rowsum, rowdot, expsum, rowdiv, pow_, clip_
+from _math cimport log_, rowmax, rowsum, rowdot, expsum, rowdiv, pow_, clip_, daz_
 
 cdef enum:
     R_CCE = 0               # -sum y log c
@@ -19,51 +19,68 @@ KINDS = {"cce": R_CCE, "focal": R_FOCAL, "focal_logits": R_FOCAL_LOGITS}
 
 
 cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
-                          const real *alpha, bint per_class, real eps, real gamma,
+                          const real *alpha, bint per_class, real eps, real gamma, real g,
                           real *p, real *t, real *u, real *v, bint want_dx) noexcept nogil:
     # p, t, u, v: scratch rows of n. On return t = the loss terms, u = d/dx
-    # (if want_dx), v = d/dy; the row's loss is returned.
+    # (if want_dx), v = d/dy for the upstream g of the row, in the order TF's
+    # autodiff builds them (g enters each term first, the clip selects, o = p / S
+    # gives d/dp_k = go_k / S + sum_j go_j ((-p_j / S) / S)), so infinities and
+    # NaNs land where TF's do; g = 1 gives the local derivatives.
     cdef Py_ssize_t k
-    cdef real m, s, o, c, lc, hi = 1 - eps, su, sg, a, mf, dmf, inside
+    cdef real one = 1, zero = 0
+    cdef real m, s, o, c, lc, hi = one - eps, su, sg, a, mf, gn, cce, gwf, dc, yk
     if kind == R_FOCAL_LOGITS:
         m = rowmax(x, n)
         s = expsum(x, n, m, p)
         rowdiv(p, n, s, p)
+        for k in range(n):
+            p[k] = daz_(p[k])
     else:
         for k in range(n):
-            p[k] = x[k]
+            p[k] = daz_(x[k])
     s = rowsum(p, n)
-    if kind == R_CCE:                       # -y log c;  d/do = -y/c inside the clip
+    if kind == R_CCE:                       # -sum(y log c)
+        gn = -g
         for k in range(n):
             o = p[k] / s
             c = clip_(o, eps, hi)
             lc = log_(c)
-            inside = (o >= eps) & (o <= hi)
-            t[k] = -(y[k] * lc)
-            u[k] = inside * (-y[k] / c)
-            v[k] = -lc
-    else:                                   # a (1 - c)^gamma (-y log c)
+            yk = daz_(y[k])
+            t[k] = -(yk * lc)
+            dc = (gn * yk) * (one / c)
+            u[k] = dc if (o >= eps) & (o <= hi) else zero
+            v[k] = gn * lc
+    else:                                   # sum (1 - c)^gamma a ((-y) log c)
         for k in range(n):
             o = p[k] / s
             c = clip_(o, eps, hi)
             lc = log_(c)
-            inside = (o >= eps) & (o <= hi)
             a = alpha[k] if per_class else alpha[0]
-            mf = pow_(1 - c, gamma)
-            dmf = gamma * pow_(1 - c, gamma - 1)      # TF's pow gradient
-            t[k] = a * mf * -(y[k] * lc)
-            u[k] = inside * (a * (dmf * -1 * -(y[k] * lc) + mf * (-y[k] / c)))
-            v[k] = a * mf * -lc
+            mf = pow_(one - c, gamma)
+            yk = daz_(y[k])
+            cce = (-yk) * lc
+            t[k] = (mf * a) * cce
+            gwf = g * (mf * a)
+            dc = -((((g * cce) * a) * gamma) * pow_(one - c, gamma - one)) \
+                + (gwf * (-yk)) * (one / c)        # TF's pow gradient, then the log's
+            u[k] = dc if (o >= eps) & (o <= hi) else zero
+            v[k] = -(gwf * lc)
+    m = rowsum(t, n)                        # the row's loss (t is scratch below)
     if want_dx:
-        # o = p / S:  d/dp_k = u_k / S - sum_j u_j p_j / S^2
-        su = rowdot(u, p, n)
+        # o = p / S:  d/dp_k = u_k / S + sum_j u_j ((-p_j / S) / S), with 1/S
+        # multiplied (the same infinities and NaNs as TF's divisions: S = 0
+        # or inf, 0 / 0 and inf / inf alike; one division per row, not 3n)
+        o = one / s
         for k in range(n):
-            u[k] = u[k] / s - su / (s * s)
-        if kind == R_FOCAL_LOGITS:          # softmax: d/dx_k = p_k (g_k - sum_j g_j p_j)
+            t[k] = (-p[k] * o) * o
+        su = rowdot(u, t, n)
+        for k in range(n):
+            u[k] = u[k] * o + su
+        if kind == R_FOCAL_LOGITS:          # softmax: d/dx_k = (g_k - sum_j g_j p_j) p_k
             sg = rowdot(u, p, n)
             for k in range(n):
-                u[k] = p[k] * (u[k] - sg)
-    return rowsum(t, n)
+                u[k] = (u[k] - sg) * p[k]
+    return m
 
 
 def k_prob_xent(int kind,
@@ -71,6 +88,7 @@ def k_prob_xent(int kind,
                 const real[:, ::1] x,          # IN probabilities (or logits) [n_rows, n]
                 const real[:, ::1] alpha,      # IN focal alpha: [1, 1], [1, n] or [n_rows, n]
                 double eps, double gamma,
+                const real[::1] g,             # IN upstream gradient per row, or None (1)
                 real[::1] loss_out,            # OUT [n_rows]
                 real[:, ::1] dy_out,           # OUT d/dy or None
                 real[:, ::1] dx_out,           # OUT d/dx or None
@@ -78,7 +96,7 @@ def k_prob_xent(int kind,
                 int n_threads):
     cdef Py_ssize_t n_rows = x.shape[0], n = x.shape[1], i
     cdef bint gy = dy_out is not None, gx = dx_out is not None
-    cdef bint per_class = alpha.shape[1] > 1
+    cdef bint per_class = alpha.shape[1] > 1, gup = g is not None
     cdef Py_ssize_t arow = 1 if alpha.shape[0] > 1 else 0
     cdef real *sc
     if y.shape[0] != n_rows or y.shape[1] != n or loss_out.shape[0] != n_rows:
@@ -89,6 +107,8 @@ def k_prob_xent(int kind,
     if alpha.shape[0] not in (1, n_rows) or alpha.shape[1] not in (1, n) or \
             scratch.shape[0] < n_threads or scratch.shape[1] < 4 * n:
         raise ValueError("k_prob_xent: alpha or scratch of the wrong size")
+    if gup and g.shape[0] != n_rows:
+        raise ValueError("k_prob_xent: g needs one value per row")
     if not 0 <= kind <= 2:
         raise ValueError("k_prob_xent: unknown kind")
     if n_rows == 0 or n == 0:
@@ -99,7 +119,7 @@ def k_prob_xent(int kind,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         sc = &scratch[threadid(), 0]
         loss_out[i] = prob_row(kind, &y[i, 0], &x[i, 0], n, &alpha[i * arow, 0], per_class,
-                               <real>eps, <real>gamma, sc, sc + n,
+                               <real>eps, <real>gamma, g[i] if gup else <real>1, sc, sc + n,
                                &dx_out[i, 0] if gx else sc + 2 * n,
                                &dy_out[i, 0] if gy else sc + 3 * n, gx)
 

@@ -7,23 +7,33 @@ same bits with one flat vectorized exp per block of rows."""
 from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
 from _math cimport (exp_, rowmax, rowsum, rowdot, expsum, rowdiv, rowsub, rowscale,
-                    block_softmax, xent_row, sparse_xent_row, CYL_BLOCK_ROWS)
+                    block_softmax, xent_row, sparse_xent_row, sparse_xent_row_nt,
+                    CYL_BLOCK_ROWS)
 from libc.math cimport log
 
 cdef Py_ssize_t SMALL_C = 16    # below this, class rows are handled in blocks
+cdef Py_ssize_t PREFETCH_C = 256   # rows of at least this many classes prefetch the next
+
+
+cdef inline const real *next_row(const real *x, Py_ssize_t i, Py_ssize_t n_rows,
+                                Py_ssize_t n) noexcept nogil:
+    # the row after row i, to prefetch into L2 while row i is worked (the
+    # hardware prefetcher does not run ahead of a row already in cache):
+    # [8192,1000] vag 3.07 -> 2.57 ms, [2048,32000] forward 20.1 -> 14.0 ms
+    return x + (i + 1) * n if n >= PREFETCH_C and i + 1 < n_rows else NULL
 
 
 cdef inline void softmax_row(const real *x, Py_ssize_t n, real *out,
-                             bint log_out) noexcept nogil:
+                             bint log_out, const real *pf=NULL) noexcept nogil:
     # softmax = exp(x - m) / sum ; log_softmax = (x - m) - log(sum)
     cdef real m = rowmax(x, n)
     cdef real s
     if log_out:
-        s = expsum(x, n, m, <real*>NULL)
+        s = expsum(x, n, m, <real*>NULL, pf)
         rowsub(x, n, m, out)
         rowsub(out, n, <real>log(s), out)
     else:
-        s = expsum(x, n, m, out)
+        s = expsum(x, n, m, out, pf)
         rowdiv(out, n, s, out)
 
 
@@ -70,7 +80,8 @@ def k_softmax(const real[:, ::1] logits,     # IN
         return
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        softmax_row(&logits[i, 0], n_classes, &out[i, 0], log_out)
+        softmax_row(&logits[i, 0], n_classes, &out[i, 0], log_out,
+                    next_row(&logits[0, 0], i, n_rows, n_classes))
 
 
 def k_softmax_bwd(const real[:, ::1] y,     # IN softmax, or log_softmax if log_out
@@ -92,10 +103,12 @@ def k_sparse_xent(const real[:, ::1] logits,     # IN
                   real[:, ::1] dlogits_out,      # OUT softmax - onehot, or None
                   real[::1] m_scratch,           # scratch [n_rows]
                   real[::1] s_scratch,           # scratch [n_rows]
-                  int n_threads):
+                  int n_threads,
+                  real[:, ::1] e_scratch=None):  # [n_threads, n_classes]: stream dlogits
     cdef Py_ssize_t n_rows = logits.shape[0], n_classes = logits.shape[1]
     cdef Py_ssize_t i, b, i0, r, n_blocks
     cdef bint grad = dlogits_out is not None
+    cdef bint stream = grad and e_scratch is not None and n_classes >= SMALL_C
     if n_rows == 0:
         return
     if n_classes < SMALL_C:
@@ -111,10 +124,18 @@ def k_sparse_xent(const real[:, ::1] logits,     # IN
                 if grad:
                     dlogits_out[i, labels[i]] -= 1
         return
+    if stream:      # the caller sized e_scratch to n_threads rows
+        for i in prange(n_rows, schedule="static", nogil=True,
+                        num_threads=n_threads, use_threads_if=n_threads > 1):
+            loss_out[i] = sparse_xent_row_nt(&logits[i, 0], n_classes, labels[i],
+                                             &dlogits_out[i, 0], &e_scratch[threadid(), 0],
+                                             next_row(&logits[0, 0], i, n_rows, n_classes))
+        return
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         loss_out[i] = sparse_xent_row(&logits[i, 0], n_classes, labels[i],
-                                      &dlogits_out[i, 0] if grad else NULL)
+                                      &dlogits_out[i, 0] if grad else NULL,
+                                      next_row(&logits[0, 0], i, n_rows, n_classes))
 
 
 def k_xent(const real[:, ::1] logits,     # IN [n_rows, n_classes]
@@ -137,7 +158,8 @@ def k_xent(const real[:, ::1] logits,     # IN [n_rows, n_classes]
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         loss_out[i] = xent_row(&logits[i, 0], lab0 + i * lab_step, n_classes,
                                &dlogits_out[i, 0] if gx else NULL,
-                               &dlabels_out[i, 0] if gy else NULL)
+                               &dlabels_out[i, 0] if gy else NULL,
+                               next_row(&logits[0, 0], i, n_rows, n_classes))
 
 
 # ---------------------------------------------------------------------------
@@ -339,7 +361,8 @@ def k_sparse_xent_weighted(const real[:, ::1] logits,   # IN [n_rows, n_classes]
                     dlogits_out[i, k] = 0
         else:
             ce = sparse_xent_row(&logits[i, 0], n_classes, labels[i],
-                                 &dlogits_out[i, 0] if grad else NULL)
+                                 &dlogits_out[i, 0] if grad else NULL,
+                                 next_row(&logits[0, 0], i, n_rows, n_classes))
             ce_out[i] = ce
             cew_out[i] = ce * weights[i]
             if grad:

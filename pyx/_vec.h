@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <stddef.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #define CYL_LANES 16
 #define CYL_BLOCK_ROWS 64
@@ -249,20 +252,33 @@ static inline double cyl_log1pd(double a)
     return cyl_logd(u) + (a - (u - 1.0)) / u;
 }
 
+#if defined(__GNUC__)
+#define cyl_prefetch_l2(p) __builtin_prefetch((p), 0, 2)
+#else
+#define cyl_prefetch_l2(p) ((void)(p))
+#endif
+
 /* Body of a chunked fixed-order sum over k in [0, n): TERM is the summand
- * expression of element k in the vector loop, TAIL the same for the tail. */
-#define CYL_CHUNKED(T, S, TERM, TAIL)                                         \
+ * expression of element k in the vector loop, TAIL the same for the tail.
+ * CYL_CHUNKED_PF also prefetches PF[k] (when PF is not NULL) into L2 as it
+ * goes: the next row, fetched from memory while this one is computed. */
+#define CYL_CHUNKED(T, S, TERM, TAIL) CYL_CHUNKED_PF(T, S, TERM, TAIL, (const T *)0)
+#define CYL_CHUNKED_PF(T, S, TERM, TAIL, PF)                                  \
     cyl_cascade_##S casc;                                                     \
     casc.top = 0;                                                             \
     for (ptrdiff_t c0 = 0; c0 < n || c0 == 0; c0 += CYL_CHUNK) {              \
         ptrdiff_t c1 = n - c0 < CYL_CHUNK ? n : c0 + CYL_CHUNK;               \
         T acc[CYL_LANES] = {0};                                               \
         ptrdiff_t nb = c1 - (c1 - c0) % CYL_LANES, k;                         \
-        for (k = c0; k < nb; k += CYL_LANES)                                  \
+        for (k = c0; k < nb; k += CYL_LANES) {                                \
+            if (PF)                                                           \
+                for (size_t b = 0; b < CYL_LANES * sizeof(T); b += 64)        \
+                    cyl_prefetch_l2((const char *)((PF) + k) + b);            \
             for (int j = 0; j < CYL_LANES; j++) {                             \
                 ptrdiff_t kk = k + j;                                         \
                 { ptrdiff_t k = kk; acc[j] += (TERM); }                       \
             }                                                                 \
+        }                                                                     \
         for (; k < c1; k++)                                                   \
             acc[k - nb] += (TAIL);                                            \
         if (c1 == n && casc.top == 0)                                         \
@@ -272,6 +288,74 @@ static inline double cyl_log1pd(double a)
             break;                                                            \
     }                                                                         \
     return cyl_cascade_done_##S(&casc);
+
+/* ------------------------------------------------------- streamed division --
+ * y[k] = e[k] / d written with non-temporal stores (the aligned middle of y;
+ * the ends with plain stores), for gradients far larger than the caches: the
+ * store then costs no read of y's old contents, and the output does not evict
+ * the input rows still to come. The vector divisions are IEEE divisions, the
+ * same bits as the plain loop. Ends with a store fence, so the row is ordered
+ * before whatever follows (the parallel region's end publishes it). */
+#if defined(__AVX512F__)
+#define CYL_NT_BYTES 64
+#define CYL_NT_PS(y, e, d) _mm512_stream_ps((y), _mm512_div_ps(_mm512_loadu_ps(e), (d)))
+#define CYL_NT_PD(y, e, d) _mm512_stream_pd((y), _mm512_div_pd(_mm512_loadu_pd(e), (d)))
+#define CYL_NT_SET1_PS _mm512_set1_ps
+#define CYL_NT_SET1_PD _mm512_set1_pd
+typedef __m512 cyl_nt_vf;
+typedef __m512d cyl_nt_vd;
+#elif defined(__AVX__)
+#define CYL_NT_BYTES 32
+#define CYL_NT_PS(y, e, d) _mm256_stream_ps((y), _mm256_div_ps(_mm256_loadu_ps(e), (d)))
+#define CYL_NT_PD(y, e, d) _mm256_stream_pd((y), _mm256_div_pd(_mm256_loadu_pd(e), (d)))
+#define CYL_NT_SET1_PS _mm256_set1_ps
+#define CYL_NT_SET1_PD _mm256_set1_pd
+typedef __m256 cyl_nt_vf;
+typedef __m256d cyl_nt_vd;
+#elif defined(__SSE2__)
+#define CYL_NT_BYTES 16
+#define CYL_NT_PS(y, e, d) _mm_stream_ps((y), _mm_div_ps(_mm_loadu_ps(e), (d)))
+#define CYL_NT_PD(y, e, d) _mm_stream_pd((y), _mm_div_pd(_mm_loadu_pd(e), (d)))
+#define CYL_NT_SET1_PS _mm_set1_ps
+#define CYL_NT_SET1_PD _mm_set1_pd
+typedef __m128 cyl_nt_vf;
+typedef __m128d cyl_nt_vd;
+#endif
+
+#define CYL_DIV_STREAM(T, S, V, NT, SET1)                                     \
+static inline void cyl_div_stream_##S(const T *e, ptrdiff_t n, T d, T *y)     \
+{                                                                             \
+    const ptrdiff_t w = CYL_NT_BYTES / (ptrdiff_t)sizeof(T);                  \
+    ptrdiff_t k = 0;                                                          \
+    while (k < n && ((uintptr_t)(y + k) % CYL_NT_BYTES) != 0) {               \
+        y[k] = e[k] / d;                                                      \
+        k++;                                                                  \
+    }                                                                         \
+    if ((uintptr_t)(y + k) % CYL_NT_BYTES == 0) {                             \
+        const V dv = SET1(d);                                                 \
+        for (; k + w <= n; k += w)                                            \
+            NT(y + k, e + k, dv);                                             \
+        _mm_sfence();                                                         \
+    }                                                                         \
+    for (; k < n; k++)                                                        \
+        y[k] = e[k] / d;                                                      \
+}
+#if defined(CYL_NT_BYTES)
+CYL_DIV_STREAM(float, f, cyl_nt_vf, CYL_NT_PS, CYL_NT_SET1_PS)
+CYL_DIV_STREAM(double, d, cyl_nt_vd, CYL_NT_PD, CYL_NT_SET1_PD)
+#else                           /* no x86 streaming stores: plain division */
+static inline void cyl_div_stream_f(const float *e, ptrdiff_t n, float d, float *y)
+{
+    for (ptrdiff_t k = 0; k < n; k++)
+        y[k] = e[k] / d;
+}
+static inline void cyl_div_stream_d(const double *e, ptrdiff_t n, double d, double *y)
+{
+    for (ptrdiff_t k = 0; k < n; k++)
+        y[k] = e[k] / d;
+}
+#endif
+#undef CYL_DIV_STREAM
 
 /* ------------------------------------------------------------ row loops -- */
 #define CYL_DEFINE(T, S)                                                      \
@@ -343,14 +427,17 @@ static inline T cyl_dot_##S(const T *a, const T *b, ptrdiff_t n)              \
     CYL_CHUNKED(T, S, a[k] * b[k], a[k] * b[k])                               \
 }                                                                             \
                                                                               \
-/* e[k] = exp(x[k] - m) (stored only if e != NULL); returns sum_k e[k].
- * m is the row max, so x[k] - m <= 0 (or NaN). */    \
-static inline T cyl_expsum_##S(const T *x, ptrdiff_t n, T m, T *e)            \
+/* e[k] = exp(x[k] - m) (stored only if e != NULL); returns sum_k e[k].      \
+ * m is the row max, so x[k] - m <= 0 (or NaN). pf: NULL, or the next row,   \
+ * prefetched into L2 meanwhile (it is read from memory next). */            \
+static inline T cyl_expsum_##S(const T *x, ptrdiff_t n, T m, T *e,            \
+                               const T *pf)                                   \
 {                                                                             \
     if (e) {                                                                  \
-        CYL_CHUNKED(T, S, (e[k] = cyl_expneg##S(x[k] - m)), (e[k] = cyl_expneg##S(x[k] - m))) \
+        CYL_CHUNKED_PF(T, S, (e[k] = cyl_expneg##S(x[k] - m)),                \
+                       (e[k] = cyl_expneg##S(x[k] - m)), pf)                  \
     }                                                                         \
-    CYL_CHUNKED(T, S, cyl_expneg##S(x[k] - m), cyl_expneg##S(x[k] - m))       \
+    CYL_CHUNKED_PF(T, S, cyl_expneg##S(x[k] - m), cyl_expneg##S(x[k] - m), pf) \
 }                                                                             \
                                                                               \
 /* y[k] = e[k] / d  (softmax from the exponentials; TF divides too). */      \
@@ -428,12 +515,13 @@ static inline void cyl_block_softmax_##S(const T *x, ptrdiff_t r, ptrdiff_t n, \
 /* Dense softmax cross-entropy of one row, labels y (contiguous).             \
  * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \
  * dx = e/sum - y (TF's convention: not scaled by sum(y)), dy_k = L - s_k.   \
- * Either gradient pointer may be NULL. */                                    \
+ * Either gradient pointer may be NULL; pf (or NULL) is the next row, to   \
+ * prefetch while this one is worked. */                                      \
 static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
-                                 T *dx, T *dlab)                              \
+                                 T *dx, T *dlab, const T *pf)                 \
 {                                                                             \
     T m = cyl_rowmax_##S(x, n);                                               \
-    T sum = cyl_expsum_##S(x, n, m, dx);                                      \
+    T sum = cyl_expsum_##S(x, n, m, dx, pf);                                  \
     T L = (T)log(sum);                                                        \
     if (dx)                                                                   \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
@@ -447,15 +535,30 @@ static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
 /* Sparse softmax cross-entropy of one row: loss = L - s_label;               \
  * dx = e/sum - onehot(label) when dx != NULL. */                             \
 static inline T cyl_sparse_xent_row_##S(const T *x, ptrdiff_t n,              \
-                                        ptrdiff_t label, T *dx)               \
+                                        ptrdiff_t label, T *dx, const T *pf)  \
 {                                                                             \
     T m = cyl_rowmax_##S(x, n);                                               \
-    T sum = cyl_expsum_##S(x, n, m, dx);                                      \
+    T sum = cyl_expsum_##S(x, n, m, dx, pf);                                  \
     T L = (T)log(sum);                                                        \
     if (dx) {                                                                 \
         cyl_div_##S(dx, n, sum, dx);                                          \
         dx[label] -= (T)1;                                                    \
     }                                                                         \
+    return L - (x[label] - m);                                                \
+}                                                                             \
+                                                                              \
+/* The same row with dx written by streaming stores: the exponentials go to  \
+ * the scratch row e (cache-resident, n elements) and dx is written once.    \
+ * Same operations in the same order: the same bits. */                      \
+static inline T cyl_sparse_xent_row_nt_##S(const T *x, ptrdiff_t n,           \
+                                           ptrdiff_t label, T *dx, T *e,      \
+                                           const T *pf)                       \
+{                                                                             \
+    T m = cyl_rowmax_##S(x, n);                                               \
+    T sum = cyl_expsum_##S(x, n, m, e, pf);                                   \
+    T L = (T)log(sum);                                                        \
+    cyl_div_stream_##S(e, n, sum, dx);                                        \
+    dx[label] = e[label] / sum - (T)1;                                        \
     return L - (x[label] - m);                                                \
 }
 

@@ -83,6 +83,20 @@ def assert_close(got, want, scale, k, dtype, what="", inputs=None):
             f" eps x scale{at}")
 
 
+def assert_special_positions(got, want, what=""):
+    """NaN and +-inf exactly where `want` (TF's numbers) has them, signs
+    included; returns (got, want) as float64 and the mask of want's finite
+    elements, for the caller's tolerance on them."""
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    assert got.shape == want.shape, what
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    inf = np.isinf(want)
+    np.testing.assert_array_equal(np.isinf(got), inf, err_msg=what)
+    np.testing.assert_array_equal(got[inf], want[inf], err_msg=what)
+    return got, want, np.isfinite(want)
+
+
 def assert_same_bits(got, want, what=""):
     """Bitwise equality (NaN payloads aside) plus dtype and shape."""
     got, want = np.asarray(got), np.asarray(want)

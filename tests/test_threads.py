@@ -210,3 +210,31 @@ def test_calls_from_python_threads_agree(rng):
                                 range(16)))
     for r in results:
         assert_same_bits(r, want, "threaded call")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_gradient_has_the_plain_bits(dtype, rng, monkeypatch):
+    # Large sparse cross-entropy gradients are written with streaming stores
+    # (nn.STREAM_BYTES); forced here on small inputs, with odd class counts so
+    # that rows start misaligned, and compared with the plain stores' bits.
+    vag = cyloss.value_and_grad(nn.sparse_softmax_cross_entropy_with_logits)
+    start = _kernels.level()
+    for n, c in ((300, 4099), (64, 1000), (7, 16), (3, 50021)):
+        x = (rng.normal(size=(n, c)) * 4).astype(dtype)
+        x[1, 5] = np.nan
+        x[2, :7] = np.inf
+        lab = rng.integers(0, c, size=n)
+        monkeypatch.setattr(nn, "STREAM_BYTES", 1 << 62)
+        _kernels.use("base")
+        cyloss.set_num_threads(1)
+        v0, g0 = vag(lab, x)
+        monkeypatch.setattr(nn, "STREAM_BYTES", 0)
+        assert nn._stream_scratch(x, g0, 2) is not None
+        for level in _kernels.available_levels():
+            _kernels.use(level)
+            for threads in (1, 2, 3):
+                cyloss.set_num_threads(threads)
+                v, g = vag(lab, x)
+                assert_same_bits(v, v0, f"value [{n},{c}] {level} {threads} threads")
+                assert_same_bits(g, g0, f"gradient [{n},{c}] {level} {threads} threads")
+    _kernels.use(start)

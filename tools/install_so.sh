@@ -6,6 +6,9 @@
 #   tools/install_so.sh _ctc _rows    # only these modules (kernels: all levels; or _runtime)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p build
+exec 9>build/.install_so.lock   # one build at a time: they share build/cyloss_gen
+flock 9
 if [ $# -gt 0 ]; then
     export CYLOSS_BUILD_ONLY=$(IFS=,; echo "$*")
 fi

@@ -131,3 +131,16 @@ def reduce_to(g, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def flush_denormals(a, tiny=None):
+    """`a` with every |value| below `tiny` (default: the smallest normal
+    number of a's dtype) as a zero of its sign. TF's CPU kernels treat
+    denormal inputs as zero and flush denormal results; cyloss applies this
+    where it changes a result (counts of nonzero weights, clips, logs,
+    divisions by a tiny total). NaN stays NaN; `a` itself is returned when
+    nothing is flushed."""
+    a = np.asarray(a)
+    with np.errstate(invalid="ignore"):
+        small = np.abs(a) < (np.finfo(a.dtype).tiny if tiny is None else tiny)
+    return np.where(small, a * a.dtype.type(0), a) if small.any() else a

@@ -31,7 +31,12 @@ silent out-of-range reads):
   lengths and labels).
 Other documented differences:
   * float64 with dense labels: TF 2.21 raises (a float32 constant meets the
-    float64 logits in a Mul); cyloss computes in float64 with the same model.
+    float64 logits in a Mul); cyloss computes in float64 with the same model,
+    except for an example with a log-probability below the floor weight
+    (underflowing, -inf or NaN, e.g. huge or non-finite logits), where the
+    dense model and TF's only float64 CTC, its C++ kernel, part: such an
+    example follows the kernel (as sparse labels do), if the kernel accepts
+    its labels (at least one, none the blank, no more than logit_length).
   * `unique` (from tf.nn.ctc_unique_labels) only selects another TF
     implementation of the same gradient; cyloss checks it is a pair and
     ignores it (the plain path's result). TF's unique path departs from its
@@ -44,9 +49,14 @@ Other documented differences:
   * sparse labels: TF's kernel wants int32 values and int32 logit_length;
     cyloss also takes int64. It sums log-probabilities with float-precision
     log1pf/expf even for float64 logits; cyloss stays in float64.
-  * non-finite logits: TF's dense path multiplies log-probabilities by a
-    one-hot matrix, so one -inf logit makes the frame NaN; cyloss does not
-    reproduce that (it uses the needed log-probabilities only).
+
+Non-finite and huge logits give TF's results, NaN and inf positions included
+(see _ctc.pyx): on the dense path TF multiplies the log-probabilities by a
+one-hot matrix (-inf * 0 = NaN) and masks padding frames by multiplying by 0,
+so one NaN / +-inf logit (or -inf log-probability of an overflowing huge
+one) anywhere in an example's T frames normally makes its loss and gradient
+all NaN; TF's C++ kernel (sparse labels) reads frames t < logit_length only
+and gives NaN, or +inf with the softmax as gradient when no alignment exists.
 """
 import numpy as np
 
@@ -203,13 +213,18 @@ def _check_label_values(lab, label_length, n_classes):
             f"{int(label_length[b])})")
 
 
-def ctc_core(ctx, x, time_major, labels_rot, label_length, logit_length, blank, floor):
+def ctc_core(ctx, x, time_major, labels_rot, label_length, logit_length, blank, floor,
+             kernel64=False, unique=False):
     """The CTC kernel call shared by ctc_loss (and the Keras CTC loss).
 
     x: float32/float64 logits [T, B, C] (time_major) or [B, T, C]; labels_rot:
     int64 [B, L] in TF's dense rotation (blank = 0, class k -> k + 1 below
     the blank); lengths int64 [B], checked; blank: the blank's column;
-    floor: TF_LOG_FLOOR (dense semantics) or -inf (exact, sparse semantics).
+    floor: TF_LOG_FLOOR (dense semantics) or -inf (exact, sparse semantics);
+    kernel64: float64 dense labels (nn.ctc_loss), whose examples follow TF's
+    float64 (C++) kernel where a log-probability falls below the floor;
+    unique: dense labels with `unique` (TF's unique path, which differs from
+    the plain one only in where a NaN occupancy spreads).
     Returns (loss [B], backward) as an implementation of @differentiable does.
     """
     x = np.ascontiguousarray(x)
@@ -223,7 +238,8 @@ def ctc_core(ctx, x, time_major, labels_rot, label_length, logit_length, blank, 
     loss = np.empty(n_batch, x.dtype)
     g = np.empty_like(x) if ctx.wants("logits") else None
     kern.k_ctc(x, labels_rot, label_length, logit_length, blank, bool(time_major),
-               floor, loss, g, np.empty((nt, nr), x.dtype), np.empty((nt, ni), np.int64), nt)
+               floor, bool(kernel64), bool(unique), loss, g, np.empty((nt, nr), x.dtype),
+               np.empty((nt, ni), np.int64), nt)
     if not ctx.grad:
         return loss, None
 
@@ -249,6 +265,20 @@ def ctc_loss(ctx, labels, logits, label_length, logit_length, logits_time_major=
     label_length is ignored. logits [T, B, C] (or [B, T, C] when
     logits_time_major is False), float32 or float64; logit_length [B].
     """
+    return ctc_checked(ctx, labels, logits, label_length, logit_length, logits_time_major,
+                       unique, blank_index, kernel64=True)
+
+
+def ctc_checked(ctx, labels, logits, label_length, logit_length, logits_time_major=True,
+                unique=None, blank_index=None, kernel64=False, check_labels=True):
+    """ctc_loss' checks and kernel call (an implementation for @differentiable);
+    kernel64: float64 dense examples follow TF's float64 (C++) kernel where
+    their log-probabilities fall below the floor (nn.ctc_loss); the Keras CTC
+    loss, which TF computes in float32 on its dense path, passes False, and
+    check_labels=False: Keras' labels (float y_true cast to int32, NaN
+    included) are computed with TF's one-hot rules outside [0, C) (the kernel
+    reads none of them as an index: such a state observes log-probability 0
+    and takes no gradient), as TF does, instead of raising."""
     x = ck.floating(logits, "logits")
     if x.ndim != 3:
         raise ValueError(f"`logits` must have rank 3 ([frames, batch, classes] or "
@@ -279,6 +309,8 @@ def ctc_loss(ctx, labels, logits, label_length, logit_length, logits_time_major=
         lab, lab_raw = _dense_rows(labels, n_batch, n_classes, blank, int(raw) != 0)
         ll = _lengths(label_length, "label_length", n_batch, lab.shape[1],
                       "the labels' max_label_length")
-        _check_label_values(lab_raw, ll, n_classes)
+        if check_labels:
+            _check_label_values(lab_raw, ll, n_classes)
         floor = TF_LOG_FLOOR
-    return ctc_core(ctx, x, time_major, lab, ll, tl, blank, floor)
+    return ctc_core(ctx, x, time_major, lab, ll, tl, blank, floor,
+                    kernel64=kernel64 and x.dtype == np.float64, unique=unique is not None)

@@ -11,6 +11,7 @@ are scaled in the same pass.
 import numpy as np
 
 from . import _kernels
+from . import _checks as ck
 from ._checks import reduce_to
 from ._threads import for_work
 
@@ -50,6 +51,18 @@ def check_weights(weights, losses_shape, dtype):
     return w if w.flags.c_contiguous else w.copy(order="C")
 
 
+F32_TINY = float(np.finfo(np.float32).tiny)
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def flushed(w):
+    """The weights as TF's reductions see them: tf.compat.v1.losses and
+    tf.contrib.losses cast them to float32 (whatever the data's dtype) and
+    TF's CPU kernels flush denormals to zero, so a weight below float32's
+    smallest normal magnitude multiplies as 0 and is not counted as present."""
+    return ck.flush_denormals(w, F32_TINY)
+
+
 def _layout(w, shape):
     """(flat weights for the kernel, n_rows): a scalar, per-row weights
     (leading dims full, trailing ones: the [B, 1] case, read without
@@ -76,43 +89,74 @@ def denominator(w, shape, reduction):
         return float(n)
     rep = n // w.size if w.size else 0          # each weight repeats rep times
     if reduction == Reduction.MEAN:
-        return float(np.sum(w, dtype=np.float64)) * rep
+        if not rep:                     # no losses: sum(ones_like(losses) * w) = 0
+            return 0.0
+        d = float(np.sum(w, dtype=np.float64)) * rep
+        if abs(d) > F32_MAX:            # TF sums the float32 weights: it overflowed
+            return float(np.copysign(np.inf, d))
+        # div_no_nan tests its float32 divisor against 0 after flushing
+        return d if abs(d) >= F32_TINY or d != d else 0.0
     return float(np.count_nonzero(w)) * rep       # SUM_BY_NONZERO_WEIGHTS
 
 
-def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "predictions")):
+# kinds whose kernel takes TF's upstream (weight x dy / D) into the chain in
+# TF's order (pyx/_pointwise.pyx v1_chain): their gradients are computed in
+# backward, by a second pass with dy known, so that the same products
+# overflow or become NaN as in TF
+_CHAINED = frozenset(("hinge", "log_loss", "sigmoid", "squared_difference"))
+
+
+def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "predictions"),
+             count=None, lead=None):
     """(value, backward) of reduce(loss_kind(a, b) * weights).
 
     a, b: C-contiguous arrays of one float dtype and one shape (for kind
     "identity", a is b). weights: as check_weights returns. backward(dy)
     returns {names[0]: dL/da, names[1]: dL/db, "weights": dL/dw} for the
-    names ctx wants (a None name is never returned); D == 0 gives 0 and zero
-    gradients (div_no_nan), even where the losses are NaN.
+    names ctx wants (a None name is never returned); D == 0 gives 0 and
+    passes 0 upstream (div_no_nan), so the gradients are 0 except where a
+    local derivative is NaN or infinite. Weights below float32's smallest
+    normal count as 0 (see `flushed`).
+
+    count: the divisor to use instead of the reduction's own (contrib's
+    number of present elements; `reduction` is then only told apart from
+    NONE and MEAN), so the gradients are scaled by 1 / count in the pass, as
+    TF scales its upstream before the local gradients. lead: contrib's
+    weights align with the first `lead` dims and TF sums the losses over the
+    others BEFORE weighting, so the weights' gradient sums them first too
+    (an overflowing sum times a zero upstream is NaN, as in TF).
     """
     Reduction.validate(reduction)
     shape, dtype = b.shape, b.dtype
     n = b.size
-    w = weights
+    w = flushed(weights)
     wflat, n_rows = _layout(w, shape)
     none = reduction == Reduction.NONE
-    d = 1.0 if none else denominator(w, shape, reduction)
+    d = 1.0 if none else (denominator(w, shape, reduction) if count is None else float(count))
     want_a = names[0] is not None and ctx.wants(names[0])
     want_b = ctx.wants(names[1])
     want_w = ctx.wants("weights")
     live = d != 0.0
+    chained = kind in _CHAINED
     gscale = 1.0 if none else (1.0 / d if live else 0.0)
     K = _kernels.K.pointwise
-    block = K.WEIGHTED_BLOCK
-    nt = for_work(n)
-    inner = n // n_rows if n_rows else 0
-    partials = np.empty(max(1, n_rows * -(-inner // block)), dtype)
-    junk = np.empty((nt, 4 * block), dtype)
+    params = np.array([p1, 0, 0], dtype)
+
+    def run(wf, rows, gs, wl, raw, da, db):
+        nt = for_work(n)
+        inner = n // rows if rows else 0
+        partials = np.empty(max(1, rows * -(-inner // K.WEIGHTED_BLOCK)), dtype)
+        junk = np.empty((nt, 4 * K.WEIGHTED_BLOCK), dtype)
+        return K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wf, max(rows, 1),
+                            params, gs, wl, raw, da, db, junk, partials, nt)
+
     wl = np.empty(n, dtype) if none else None
     raw = np.empty(n, dtype) if want_w else None
     da = np.empty(n, dtype) if want_a else None
     db = np.empty(n, dtype) if want_b else None
-    s = K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wflat, max(n_rows, 1),
-                     np.array([p1, 0, 0], dtype), gscale, wl, raw, da, db, junk, partials, nt)
+    if chained and not none:        # the upstream for dy = 1, in TF's dtype: 1 / D
+        gscale = dtype.type(1) / dtype.type(d) if live else 0.0
+    s = run(wflat, n_rows, gscale, wl, raw, da, db)
     if none:
         value = wl.reshape(shape)
     else:
@@ -120,26 +164,48 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     if not ctx.grad:
         return value, None
 
+    def chained_grads(dy):
+        # TF's upstream of each element: dy w (NONE) or (dy / D) w
+        ga = np.empty(n, dtype) if want_a else None
+        gb = np.empty(n, dtype) if want_b else None
+        with np.errstate(all="ignore"):
+            if none:
+                wd = np.broadcast_to(w, shape) if dy is None else np.broadcast_to(w, shape) * dy
+                run(np.ascontiguousarray(wd, dtype).reshape(-1), 1, 1.0, None, None, ga, gb)
+            else:
+                f = dtype.type(1) if dy is None else dtype.type(dy)
+                run(wflat, n_rows, f / dtype.type(d) if live else 0.0, None, None, ga, gb)
+        return ga, gb
+
     def backward(dy):
         out = {}
-        for name, g in ((names[0], da), (names[1], db)):
+        ones = dy is None or bool(np.all(np.asarray(dy) == 1))
+        # chained kinds: the forward pass' gradients are TF's for dy = 1 (the
+        # usual case, one pass); another dy runs the kernel again with it
+        redo = chained and (want_a or want_b) and not ones
+        ga, gb = chained_grads(dy) if redo else (da, db)
+        for name, g in ((names[0], ga), (names[1], gb)):
             if name is None or not ctx.wants(name):
                 continue
             g = g.reshape(shape)
-            if dy is not None:
+            if dy is not None and not chained and not ones:
                 g *= dy                                 # elementwise (NONE) or scalar
             out[name] = g
         if want_w:
             with np.errstate(invalid="ignore"):         # 0 * inf is TF's NaN too
-                out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction)
+                out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction, lead)
         return out
     return value, backward
 
 
-def _weights_grad(raw, s, d, dy, shape, w, reduction):
+def _weights_grad(raw, s, d, dy, shape, w, reduction, lead=None):
     """dL/dw: the (unweighted) losses times the upstream factor, summed back
-    over the broadcast axes; MEAN also differentiates its denominator sum(w)."""
+    over the broadcast axes; MEAN also differentiates its denominator sum(w).
+    lead: sum the losses over the dims past the first `lead` first."""
     g = raw.reshape(shape)
+    if lead is not None and lead < len(shape):
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = np.sum(g, axis=tuple(range(lead, len(shape))), keepdims=True)
     if reduction == Reduction.NONE:
         g = g if dy is None else g * dy
     elif d == 0:                        # div_no_nan passes 0 to both its inputs

@@ -63,6 +63,9 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
             raise InvalidArgumentError(f"Must have at least one class, but got logits shape "
                                        f"{[b, c]}")
     ws = [ck.same_dtype(v, f"weights[{i}]", x0, "logits") for i, v in enumerate(ws)]
+    # TF computes in the logits' dtype with denormals flushed to zero: a
+    # denormal weight multiplies and sums as 0 (the gradients still go to it)
+    ws = [ck.flush_denormals(v) for v in ws]
     wshape = ws[0].shape
     for i, v in enumerate(ws):
         if v.shape != wshape or v.shape not in ((), (1,), (b,)):
@@ -75,7 +78,7 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
     # the upstream of each example's log-perplexity for dy = 1
     with np.errstate(all="ignore"):
         up1 = np.full(b, dt(1) / dt(b) if batch == "mean" else dt(1), x0.dtype)
-        g1 = up1 / den if avg_t else up1                                # [B]
+        g1 = ck.flush_denormals(up1 / den) if avg_t else up1            # [B] (TF: FTZ)
     want_x, want_w = ctx.wants("logits"), ctx.wants("weights")
     lbwds = None
     if fn is None:
@@ -115,7 +118,7 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
             up = dy if batch is None else np.broadcast_to(
                 dy / dt(b) if batch == "mean" else dy, (b,))
             with np.errstate(all="ignore"):
-                g = up / den if avg_t else up
+                g = ck.flush_denormals(up / den) if avg_t else up
         if want_x:
             if lbwds is None:       # rows already scaled by g1 * w
                 factor = None

@@ -34,7 +34,7 @@ from ._collections import (LOSSES, LossCollection, add_loss, collection, get_los
                            get_regularization_loss, get_regularization_losses,
                            get_total_loss, record)
 from ._errors import InvalidArgumentError
-from ._reduction import Reduction, check_weights, weighted
+from ._reduction import Reduction, check_weights, flushed, weighted
 
 __all__ = [
     "Reduction", "compute_weighted_loss", "absolute_difference", "cosine_distance",
@@ -377,6 +377,7 @@ def pairwise(ctx, l, p, w, dtypes, core, names):
     weights (keys of `dtypes` and of the gradients). Returns (value, backward)."""
     nl, np_, nw = names
     dt = p.dtype
+    w = flushed(w)          # TF: float32 weights, denormals flushed (count as 0)
     axes = tuple(range(1, p.ndim))
     keep = core
     n = count_present(p, w, core)

@@ -2,6 +2,8 @@
 weighted cross-entropies, log_poisson_loss and l2_loss, with TF's names,
 argument order and semantics (see TF_SEMANTICS.md §1); ctc_loss lives in
 _nn_ctc, the sampled losses and their helpers in _nn_sampled."""
+import glob
+
 import numpy as np
 
 from . import _checks as ck
@@ -78,6 +80,36 @@ def softmax(ctx, logits, axis=None, name=None, dim=None):
 def log_softmax(ctx, logits, axis=None, name=None, dim=None):
     """Log-softmax along `axis` (default -1): (x - max) - log(sum(exp(x - max)))."""
     return _softmax_impl(ctx, logits, _axis_alias(axis, dim), True)
+
+
+def _last_level_cache(default=32 << 20):
+    """Bytes of the largest CPU cache Linux reports (sysfs), else `default`."""
+    best = 0
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path) as f:
+                text = f.read().strip().upper()
+            best = max(best, int(text.rstrip("KMG")) << {"K": 10, "M": 20, "G": 30}.get(
+                text[-1:], 0))
+        except (OSError, ValueError):
+            pass
+    return best or default
+
+
+# Gradients are written with streaming stores when the call's logits and
+# gradient together exceed the last-level cache (see _stream_scratch).
+STREAM_BYTES = _last_level_cache()
+
+
+def _stream_scratch(x, g, n_threads):
+    """Per-thread exponential rows when the gradient g [n_rows, n_classes] of
+    logits x is written with streaming stores: when x and g together do not
+    fit the last-level cache (plain stores would then read g's old contents
+    from memory and evict rows of x still to come) and a row fits a core's
+    L2; else None (plain stores)."""
+    if g is None or x.nbytes + g.nbytes < STREAM_BYTES or g.shape[1] * g.itemsize > (512 << 10):
+        return None
+    return np.empty((n_threads, g.shape[1]), g.dtype)
 
 
 def _scaled_rows(g, dy):
@@ -227,8 +259,9 @@ def sparse_softmax_cross_entropy_with_logits(ctx, labels, logits, name=None):
     loss = np.empty(x2.shape[0], x.dtype)
     gx = np.empty_like(x2) if ctx.wants("logits") else None
     scratch = np.empty((2, x2.shape[0]), x.dtype)
-    _kernels.K.softmax.k_sparse_xent(x2, lab1, loss, gx, scratch[0], scratch[1],
-                                     for_work(x2.size))
+    nt = for_work(x2.size)
+    _kernels.K.softmax.k_sparse_xent(x2, lab1, loss, gx, scratch[0], scratch[1], nt,
+                                     _stream_scratch(x2, gx, nt))
     value = loss.reshape(lab.shape)
     if not ctx.grad:
         return value, None

@@ -38,7 +38,7 @@ from .._autodiff import differentiable
 from .._collections import (LOSSES, add_loss, get_losses,  # noqa: F401 (re-exported)
                             get_regularization_losses, record, get_total_loss as _core_total)
 from .._errors import InvalidArgumentError
-from .._reduction import Reduction, weighted
+from .._reduction import Reduction, flushed, weighted
 
 __all__ = [
     "absolute_difference", "add_loss", "compute_weighted_loss", "cosine_distance",
@@ -83,7 +83,7 @@ def contrib_reduce(ctx, kind, a, b, weights, wname, p1, names, dtypes):
     if k > b.ndim or any(ws not in (1, ls) for ws, ls in zip(wq.shape, b.shape)):
         raise ValueError(f"{wname} of shape {wa.shape} do not align with the leading "
                          f"dimensions of the losses of shape {b.shape}")
-    wc = wq.astype(dt, copy=False)
+    wc = flushed(wq.astype(dt, copy=False))     # float32 in TF: tiny weights are 0
     if k == 0:
         n = b.size if wc != 0 else 0
     else:
@@ -94,20 +94,18 @@ def contrib_reduce(ctx, kind, a, b, weights, wname, p1, names, dtypes):
     if wdt is not None and ctx.wants(wname):
         wanted.append("weights")
     sub = _core._ctx(ctx.grad, wanted)
-    s, bwd = weighted(sub, kind, _core.contiguous(a), _core.contiguous(b),
-                      _core.contiguous(wr), Reduction.SUM, p1, names)
-    live = n > 0
-    value = np.asarray(s / dt.type(n), dt) if live else np.zeros((), dt)
+    # n == 0: the value is 0 and the safe division passes 0 upstream, times
+    # each local gradient (NaN where the losses or their derivatives are), as TF
+    value, bwd = weighted(sub, kind, _core.contiguous(a), _core.contiguous(b),
+                          _core.contiguous(wr), Reduction.SUM_BY_NONZERO_WEIGHTS, p1, names,
+                          count=n, lead=k)
     if not ctx.grad:
         return value, None
     out_dtypes = dict(dtypes, weights=wdt)
 
     def backward(dy):
-        # nothing present: the 0 the safe division passes upstream times each
-        # local gradient (NaN where the losses or their derivatives are), as TF
-        scale = (dt.type(1) if dy is None else dy) / dt.type(n) if live else 0
         with np.errstate(invalid="ignore"):             # 0 * inf is TF's NaN too
-            g = bwd(np.asarray(scale, dt))
+            g = bwd(dy)
         out = {}
         for key, v in g.items():
             if key == "weights":
@@ -177,9 +175,10 @@ def absolute_difference(ctx, predictions, labels=None, weights=_ONE, scope=None,
 
 @differentiable("predictions", "labels", "weights")
 def mean_squared_error(ctx, predictions, labels=None, weights=_ONE, scope=None, weight=None):
-    """(predictions - labels)^2, contrib-reduced."""
+    """(predictions - labels)^2, contrib-reduced. (p1 = 1: the kernel takes
+    the gradient of TF's square(e), dy (e 2), not of squared_difference.)"""
     w, wname = _new(weights, weight)
-    return _pointwise(ctx, "squared_difference", labels, predictions, w, wname, scope, 0.0,
+    return _pointwise(ctx, "squared_difference", labels, predictions, w, wname, scope, 1.0,
                       ("labels", "predictions"), "mean_squared_error")
 
 
@@ -188,7 +187,7 @@ def sum_of_squares(ctx, predictions, targets, weight=_ONE, scope=None, weights=N
     """The oldest name of mean_squared_error: (predictions - targets)^2,
     contrib-reduced (a mean over the present elements despite the name)."""
     w, wname = _old(weight, weights)
-    return _pointwise(ctx, "squared_difference", targets, predictions, w, wname, scope, 0.0,
+    return _pointwise(ctx, "squared_difference", targets, predictions, w, wname, scope, 1.0,
                       ("targets", "predictions"), "sum_of_squares_loss")
 
 

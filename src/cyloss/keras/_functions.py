@@ -16,6 +16,7 @@ import numpy as np
 from .. import _checks as ck
 from .. import _kernels
 from .. import nn
+from .. import _nn_ctc
 from .._autodiff import differentiable
 from .._threads import for_work
 from .._errors import InvalidArgumentError
@@ -42,9 +43,17 @@ def _axis(axis, ndim):
 
 # ------------------------------------------------------ elementwise, reduced --
 
+# kinds whose kernel gradient takes the upstream in TF's order (pyx/_pointwise.pyx
+# scaled: the binary cross-entropies and tf_chain's kinds)
+_TF_CHAIN = frozenset(("bce", "focal", "focal_logits", "kld", "msle", "poisson",
+                       "keras_hinge", "squared_hinge", "keras_huber", "mape"))
+
+
 def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 0.0, 0.0)):
     """values = scale * mean_axis(L(y_true, y_pred)) (sum_axis if not mean) for a
-    k_weighted kind, with both local gradients from the same pass."""
+    k_weighted kind, with both local gradients from the same pass; the kinds in
+    _TF_CHAIN instead run the kernel again in backward with the upstream as
+    per-row weights, so their gradients follow TF's op order."""
     dt = yp.dtype
     shape = _shape(yt, yp)
     if not shape:
@@ -59,19 +68,26 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
     n = n_rows * k
     want_a = ctx.wants("y_true")
     want_b = ctx.wants("y_pred")
-    da = np.empty((n_rows, k), dt) if want_a and n else None
-    db = np.empty((n_rows, k), dt) if want_b and n else None
-    if n:
-        K = _kernels.K.pointwise
-        block = K.WEIGHTED_BLOCK
-        per = -(-k // block)
-        nt = for_work(n)
+    # the TF-chain kinds take the upstream into their gradients (backward
+    # runs the kernel again with it); the others scale local derivatives
+    chained = kind in _TF_CHAIN
+    da = np.empty((n_rows, k), dt) if want_a and n and not chained else None
+    db = np.empty((n_rows, k), dt) if want_b and n and not chained else None
+    K = _kernels.K.pointwise
+    block = K.WEIGHTED_BLOCK
+    per = -(-k // block)
+    nt = for_work(n)
+
+    def run(w, da, db):
         partials = np.empty(n_rows * per, dt)
-        K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), np.ones(1, dt), n_rows,
+        K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows,
                      np.array(params, dt), 1.0, None, None,
                      None if da is None else da.reshape(-1),
                      None if db is None else db.reshape(-1),
                      np.empty((nt, 4 * block), dt), partials, nt)
+        return partials
+    if n:
+        partials = run(np.ones(1, dt), da, db)
         sums = partials.reshape(n_rows, per).sum(axis=1, dtype=dt) if per > 1 \
             else partials[:n_rows]
     else:
@@ -88,17 +104,26 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
         return values, None, None
 
     def backward(dvalues):
-        f = np.ones(n_rows, dt) if dvalues is None else np.asarray(dvalues, dt).reshape(n_rows)
+        # (TF's CPU: a denormal upstream, or quotient, is zero)
+        f = np.ones(n_rows, dt) if dvalues is None else \
+            ck.flush_denormals(np.asarray(dvalues, dt).reshape(n_rows))
         f = f * dt.type(scale)
         if mean:
-            f = f / kk
+            f = ck.flush_denormals(f / kk)
         out = {}
-        for name, g, src in (("y_true", da, yt), ("y_pred", db, yp)):
+        ga, gb = da, db
+        if chained and n:
+            ga = np.empty((n_rows, k), dt) if want_a else None
+            gb = np.empty((n_rows, k), dt) if want_b else None
+            run(np.ascontiguousarray(f, dt), ga, gb)
+        for name, g, src in (("y_true", ga, yt), ("y_pred", gb, yp)):
             if not ctx.wants(name):
                 continue
             if g is None:
                 g = np.zeros((n_rows, k), dt)
-            _kernels.K.reduce.k_scale_rows(g, np.ascontiguousarray(f, dt), for_work(g.size))
+            elif not chained:
+                _kernels.K.reduce.k_scale_rows(g, np.ascontiguousarray(f, dt),
+                                               for_work(g.size))
             g = ck.unrows(g, moved, ax, len(shape))
             out[name] = ck.reduce_to(g.reshape(shape), src.shape)
         return out
@@ -167,7 +192,8 @@ def _kl_divergence(ctx, y_true, y_pred):
 def _hinge_labels(yt):
     """Keras' conversion: 2y - 1 when every label is 0 or 1, else unchanged;
     returns the labels used and d(used)/d(y_true)."""
-    binary = bool(np.all((yt == 0) | (yt == 1)))
+    # (TF's CPU compares denormals as zero)
+    binary = bool(np.all((np.abs(yt) < np.finfo(yt.dtype).tiny) | (yt == 1)))
     return (yt * yt.dtype.type(2) - yt.dtype.type(1), 2.0) if binary else (yt, 1.0)
 
 
@@ -181,26 +207,10 @@ def _margin(kind):
         def backward(dvalues):
             out = bwd(dvalues)
             if out.get("y_true") is not None:
-                if kind == "squared_hinge":
-                    out["y_true"] = _squared_hinge_dt(t, y_pred, dvalues)
                 out["y_true"] *= out["y_true"].dtype.type(chain)
             return out
         return v, m, backward
     return sample
-
-
-def _squared_hinge_dt(t, p, dvalues):
-    """d/dt of mean(max(1 - t p, 0)^2) in TF's order, -(((dy / K) 2h) p): the
-    kernel's local -2hp overflows float32 where TF's scaled chain does not."""
-    dt = p.dtype
-    shape = _shape(t, p)
-    k = dt.type(shape[-1])
-    m = dt.type(1) - t * p
-    h = np.maximum(m, dt.type(0))
-    f = (np.ones(shape[:-1], dt) if dvalues is None else dvalues.reshape(shape[:-1])) / k
-    with np.errstate(over="ignore", invalid="ignore"):
-        g = np.where(m >= 0, f[..., None] * (dt.type(2) * h), dt.type(0))
-        return ck.reduce_to(-(g * p), t.shape).astype(dt)
 
 
 def _hinge(ctx, y_true, y_pred):
@@ -248,7 +258,8 @@ def _binary_crossentropy(ctx, y_true, y_pred, from_logits=False, label_smoothing
         return _elementwise(ctx, "sigmoid", y_true, y_pred, axis=axis,
                             params=(float(label_smoothing), 0, 0))
     z, chain = _smooth_binary(y_true, label_smoothing)
-    v, m, bwd = _elementwise(ctx, "bce", z, y_pred, axis=axis, params=(EPSILON, 0, 0))
+    params = (EPSILON, 0, 0)
+    v, m, bwd = _elementwise(ctx, "bce", z, y_pred, axis=axis, params=params)
     return v, m, _chain_true(bwd, chain)
 
 
@@ -259,8 +270,9 @@ def _binary_focal_crossentropy(ctx, y_true, y_pred, apply_class_balancing=False,
     a = float(alpha) if apply_class_balancing else -1.0
     if apply_class_balancing and a < 0:
         raise ValueError(f"alpha must be >= 0 with apply_class_balancing, got {alpha}")
-    v, m, bwd = _elementwise(ctx, "focal_logits" if from_logits else "focal", z, y_pred,
-                             axis=axis, params=(EPSILON, float(gamma), a))
+    kind = "focal_logits" if from_logits else "focal"
+    params = (EPSILON, float(gamma), a)
+    v, m, bwd = _elementwise(ctx, kind, z, y_pred, axis=axis, params=params)
     return v, m, _chain_true(bwd, chain)
 
 
@@ -364,23 +376,32 @@ def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
     dtr = np.empty_like(x2) if want_t else None
     R = _kernels.K.rows
     nt = for_work(x2.size)
-    R.k_prob_xent(R.KINDS[kind], yt2, x2, al, float(EPSILON), float(gamma), loss, dtr, dp,
-                  np.empty((nt, 4 * k), dt), nt)
+    R.k_prob_xent(R.KINDS[kind], yt2, x2, al, float(EPSILON), float(gamma), None, loss, dtr,
+                  dp, np.empty((nt, 4 * k), dt), nt)
     values = loss.reshape(moved[:-1])
     if not ctx.grad:
         return values, None, None
+    big = np.finfo(dt).max / (64 * max(k, 1))    # room for TF's terms that take g first
 
     def backward(dvalues):
         out = {}
-        for name, g in (("y_true", dtr), ("y_pred", dp)):
-            if g is None:
+        grads = [("y_true", dtr), ("y_pred", dp)]
+        if dvalues is not None:
+            g = ck.flush_denormals(np.ascontiguousarray(dvalues, dt).reshape(n_rows))
+            for name, gr in grads:
+                if gr is not None:
+                    _kernels.K.reduce.k_scale_rows(gr, g, for_work(gr.size))
+            with np.errstate(all="ignore"):
+                fine = bool(np.all(np.abs(g) <= big)) and _finite_sums(gr for _, gr in grads)
+            if not fine:    # TF's op order (g enters each term first): k_prob_xent with g
+                R.k_prob_xent(R.KINDS[kind], yt2, x2, al, float(EPSILON), float(gamma), g,
+                              np.empty(n_rows, dt), dtr, dp, np.empty((nt, 4 * k), dt), nt)
+        for name, gr in grads:
+            if gr is None:
                 continue
-            if dvalues is not None:
-                _kernels.K.reduce.k_scale_rows(
-                    g, np.ascontiguousarray(dvalues, dt).reshape(n_rows), for_work(g.size))
             if name == "y_true" and chain != 1.0:
-                g *= dt.type(chain)
-            out[name] = ck.unrows(g, moved, ax, p.ndim)
+                gr *= dt.type(chain)
+            out[name] = ck.unrows(gr, moved, ax, p.ndim)
         return out
     return values, None, backward
 
@@ -483,33 +504,59 @@ def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
     onehot = (ids[..., None] == np.arange(k)).astype(dt)
     _shape(y_pred, onehot)      # TF: Mul's InvalidArgumentError naming both shapes
     p = np.sum(y_pred * onehot, axis=-1, dtype=dt)
+    # TF's CPU kernels flush denormals to zero (the product with the one-hot
+    # already does): p^q and p^(q - 1) then see 0, as in TF
+    p = np.where(np.abs(p) < np.finfo(dt).tiny, dt.type(0), p)
     qq = dt.type(q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = (dt.type(1) - np.power(p, qq)) / qq
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        values = (dt.type(1) - _c_pow(p, qq)) / qq
     if not ctx.grad:
         return values, None, None
 
     def backward(dvalues):
-        dv = np.ones(values.shape, dt) if dvalues is None else dvalues
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dp = -(dv / qq) * (qq * np.power(p, qq - dt.type(1)))
+        dv = np.ones(values.shape, dt) if dvalues is None else ck.flush_denormals(np.asarray(dvalues, dt))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # TF's chain: RealDiv dv / q, Sub's negation, Pow's (grad q) p^(q - 1)
+            dp = (-(dv / qq) * qq) * _c_pow(p, qq - dt.type(1))
             g = dp[..., None] * onehot
         return {"y_pred": ck.reduce_to(g, y_pred.shape).astype(dt)}    # (broadcast y_true)
     return values, None, backward
 
 
+def _c_pow(x, e):
+    """x ** e as C's pow (TF's): (-inf) ** e is +inf (e > 0) or +0 (e < 0)
+    unless e is an odd integer, where NumPy gives NaN for non-integer e."""
+    r = np.power(x, e)
+    if float(e) == int(e) and int(e) % 2:
+        return r
+    return np.where(x == -np.inf, np.power(x.dtype.type(np.inf), e), r)
+
+
 # -------------------------------------------------------- vector losses --
 
+def _finite_sums(arrays):
+    """True when every array's sum is finite (compiled, threaded): no NaN or
+    inf in them (an overflowing sum only sends the caller to its exact path)."""
+    R = _kernels.K.reduce
+    for a in arrays:
+        if a is None or not a.size:
+            continue
+        flat = a.reshape(-1)
+        if not np.isfinite(R.k_sum(flat, np.empty(-(-flat.size // 4096), a.dtype), False,
+                                   for_work(flat.size))):
+            return False
+    return True
+
+
 def _l2_normalize(v, ax):
-    """Keras' normalize: v * min(rsqrt(sum v^2), 1/eps); returns (n, r, s)."""
+    """Keras' normalize: v * minimum(rsqrt(sum v^2), 1/eps); returns (n, r0, r)
+    with r0 = rsqrt(sum v^2) (NaN stays NaN through the minimum, as TF's)."""
     dt = v.dtype
-    s = np.sum(v * v, axis=ax, keepdims=True, dtype=dt)
-    with np.errstate(divide="ignore"):
-        r = dt.type(1) / np.sqrt(s)
-    cap = dt.type(1.0 / EPSILON)
-    live = r <= cap
-    r = np.where(live, r, cap).astype(dt)
-    return v * r, r, live
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        s = np.sum(v * v, axis=ax, keepdims=True, dtype=dt)
+        r0 = (dt.type(1) / np.sqrt(s)).astype(dt)
+        r = np.where(r0 > dt.type(1.0 / EPSILON), dt.type(1.0 / EPSILON), r0).astype(dt)
+        return v * r, r0, r
 
 
 def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
@@ -520,28 +567,41 @@ def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
     shape = _shape(yt, yp)
     ax = _axis(axis, len(shape))
     at, ap = _axis(axis, yt.ndim), _axis(axis, yp.ndim)
-    nt, rt, lt = _l2_normalize(yt, at)
-    npred, rp, lp = _l2_normalize(yp, ap)
-    values = -np.sum(nt * npred, axis=ax, dtype=yp.dtype)
+    yt, yp = ck.flush_denormals(yt), ck.flush_denormals(yp)
+    nt, rt0, rt = _l2_normalize(yt, at)
+    npred, rp0, rp = _l2_normalize(yp, ap)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = -np.sum(nt * npred, axis=ax, dtype=yp.dtype)
     if not ctx.grad:
         return values, None, None
 
-    def grad_of(v, r, live, gn, a):
-        # n = v r, r = min(rsqrt(sum v^2), 1/eps):  dn/dv = r + v dr/dv with
-        # dr/dv = -r^3 v on the live rsqrt branch of the minimum (0 on the cap)
-        inner = np.sum(gn * v, axis=a, keepdims=True, dtype=v.dtype)
-        return gn * r + np.where(live, -(r * r * r), v.dtype.type(0)) * inner * v
+    def grad_of(v, r0, r, gn, a):
+        # TF's chain, op by op: n = v r gives gn r and sum(gn v) to r; the
+        # minimum passes that where r0 <= 1/eps; rsqrt's gradient is
+        # (-0.5 r0^2) (r0 dy) with 0 where a factor is 0 (TF's mul_no_nan);
+        # the sum of squares sends it back as gs (v 2), so an overflowing
+        # v 2 times a zero gs is NaN, as in TF
+        dt = v.dtype
+        zero = dt.type(0)
+        # (summed in index order from a C-ordered product, as TF does: the
+        # order decides whether terms near the float max overflow)
+        inner = np.sum(np.ascontiguousarray(gn * v), axis=a, keepdims=True, dtype=dt)
+        g0 = np.where(r0 <= dt.type(1.0 / EPSILON), inner, zero)
+        b = np.where(g0 == 0, zero, r0 * g0)
+        gs = np.where(b == 0, zero, (dt.type(-0.5) * (r0 * r0)) * b)
+        return (gn * r + gs * (v * dt.type(2))).astype(dt)
 
     def backward(dvalues):
         dv = np.ones(values.shape, yp.dtype) if dvalues is None else dvalues
         dv = np.expand_dims(dv, ax)
         out = {}
-        if ctx.wants("y_pred"):
-            gn = ck.reduce_to(np.broadcast_to(-nt * dv, shape), yp.shape)
-            out["y_pred"] = grad_of(yp, rp, lp, gn, ap).reshape(y_pred.shape)
-        if ctx.wants("y_true"):
-            gn = ck.reduce_to(np.broadcast_to(-npred * dv, shape), yt.shape)
-            out["y_true"] = grad_of(yt, rt, lt, gn, at).reshape(y_true.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if ctx.wants("y_pred"):
+                gn = ck.reduce_to(np.broadcast_to(-nt * dv, shape), yp.shape)
+                out["y_pred"] = grad_of(yp, rp0, rp, gn, ap).reshape(y_pred.shape)
+            if ctx.wants("y_true"):
+                gn = ck.reduce_to(np.broadcast_to(-npred * dv, shape), yt.shape)
+                out["y_true"] = grad_of(yt, rt0, rt, gn, at).reshape(y_true.shape)
         return out
     return values, None, backward
 
@@ -549,29 +609,35 @@ def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
 def _categorical_hinge(ctx, y_true, y_pred):
     dt = y_pred.dtype
     shape = _shape(y_true, y_pred)
-    t = np.broadcast_to(y_true, shape)
-    p = np.broadcast_to(y_pred, shape)
+    t = np.broadcast_to(ck.flush_denormals(y_true), shape)
+    p = np.broadcast_to(ck.flush_denormals(y_pred), shape)
     if t.size == 0:
         raise InvalidArgumentError("Cannot compute the max of an empty tensor "
                                    f"(y_true {list(y_true.shape)}, y_pred {list(y_pred.shape)})")
-    pos = np.sum(t * p, axis=-1, dtype=dt)
-    negs = (dt.type(1) - t) * p
-    neg = np.max(negs, axis=-1)
-    arg = neg - pos + dt.type(1)
-    values = np.maximum(arg, dt.type(0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        pos = np.sum(t * p, axis=-1, dtype=dt)
+        negs = ck.flush_denormals((dt.type(1) - t) * p)      # (a denormal product ties with 0 in TF)
+        neg = np.max(negs, axis=-1)
+        arg = neg - pos + dt.type(1)
+        values = np.maximum(arg, dt.type(0))
     if not ctx.grad:
         return values, None, None
 
     def backward(dvalues):
+        # TF's chain op by op: maximum's select (ties to `arg`), reduce_max's
+        # even split of its gradient gu among ties, then the products
+        # (1 - t) p and t p each apart, so terms overflow or give NaN (0 * inf)
+        # where TF's do
         dv = np.ones(values.shape, dt) if dvalues is None else dvalues
-        g = np.where(arg >= 0, dv, dt.type(0)).astype(dt)[..., None]    # ties to `arg`
-        ind = (negs == neg[..., None]).astype(dt)        # reduce_max splits ties evenly
-        share = ind / np.sum(ind, axis=-1, keepdims=True, dtype=dt)
-        out = {}
-        if ctx.wants("y_pred"):
-            out["y_pred"] = ck.reduce_to(g * (share * (dt.type(1) - t) - t), y_pred.shape)
-        if ctx.wants("y_true"):
-            out["y_true"] = ck.reduce_to(g * (-share * p - p), y_true.shape)
+        g = np.where(arg >= 0, dv, dt.type(0)).astype(dt)[..., None]
+        ind = (negs == neg[..., None]).astype(dt)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gu = (ind / np.sum(ind, axis=-1, keepdims=True, dtype=dt)) * g
+            out = {}
+            if ctx.wants("y_pred"):
+                out["y_pred"] = ck.reduce_to(gu * (dt.type(1) - t) + (-g) * t, y_pred.shape)
+            if ctx.wants("y_true"):
+                out["y_true"] = ck.reduce_to(-(gu * p) + (-g) * p, y_true.shape)
         return out
     return values, None, backward
 
@@ -787,12 +853,27 @@ def _ctc(ctx, y_true, y_pred):
     b, t = y_pred.shape[:2]
     label_length = np.sum(labels != 0, axis=-1).astype(np.int32)
     logit_length = np.full(b, t, np.int32)
-    value, bwd = nn.ctc_loss._cyloss_impl(
-        _Renamed(ctx), labels, y_pred, label_length, logit_length,
-        logits_time_major=False, blank_index=0)
+    wide = y_pred.dtype == np.float64
+
+    def f32_range(a):
+        # Keras runs TF's dense path on float32(y_pred) between two casts:
+        # cyloss keeps float64 precision but takes float32's range at those
+        # casts (logits, loss, cotangent, gradient beyond it become +-inf)
+        a = np.asarray(a)
+        if not wide:
+            return a
+        with np.errstate(over="ignore"):
+            over = np.isinf(a.astype(np.float32)) & np.isfinite(a)
+        return np.where(over, np.copysign(np.inf, a), a) if over.any() else a
+
+    value, bwd = _nn_ctc.ctc_checked(
+        _Renamed(ctx), labels, f32_range(y_pred), label_length, logit_length,
+        logits_time_major=False, blank_index=0, check_labels=False)
+    value = f32_range(value)
     if bwd is None:
         return value, None, None
-    return value, None, lambda dv: {"y_pred": bwd(dv)["logits"]}
+    return value, None, lambda dv: {"y_pred": f32_range(
+        bwd(None if dv is None else f32_range(dv))["logits"])}
 
 
 # ------------------------------------------------------------ public forms --

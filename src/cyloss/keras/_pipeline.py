@@ -58,7 +58,14 @@ def dense(a):
 
 
 def cast(a, dtype):
-    return a if a.dtype == dtype else a.astype(dtype)
+    if a.dtype == dtype:
+        return a
+    r = a.astype(dtype)
+    if {a.dtype, r.dtype} == {np.dtype(np.float32), np.dtype(np.float64)}:
+        # TF's CPU Cast flushes denormals (of the input's type, or of the result's)
+        # to a signed zero: a float32 1e-40 widened to float64 becomes 0
+        r = ck.flush_denormals(r, max(np.finfo(a.dtype).tiny, np.finfo(r.dtype).tiny))
+    return r
 
 
 def same_rank(x1, x2, expand_rank_1=True):
@@ -97,6 +104,8 @@ def reduce_weighted(ctx, values, mask, sample_weight, reduction, bwd, sw_dtype=N
     dt = values.dtype
     sw0 = None if sample_weight is None else numeric(sample_weight, "sample_weight")
     sw = None if sw0 is None else cast(sw0, dt)
+    if sw is not None and sw.dtype.kind == "f":     # TF's CPU reads denormal weights as 0
+        sw = ck.flush_denormals(sw)
     fmask = None
     if mask is not None:
         if reduction in _MEANS:
@@ -145,7 +154,10 @@ def reduce_weighted(ctx, values, mask, sample_weight, reduction, bwd, sw_dtype=N
             dw = np.zeros(weighted.shape, dt)
         else:
             f = dt.type(1) if dy is None else dy
-            dw = np.broadcast_to(np.asarray(f / d, dt), weighted.shape)
+            q = np.asarray(f / d, dt)
+            # TF's CPU flushes a denormal quotient (a huge weight sum) to zero
+            q = ck.flush_denormals(q)
+            dw = np.broadcast_to(q, weighted.shape)
         dv = dw if w2 is None else ck.reduce_to(dw * w2, v2.shape)
         dvalues = np.ascontiguousarray(dv, dt).reshape(values.shape)
         out = bwd(dvalues)

@@ -1,0 +1,147 @@
+"""Special values (denormals, +-max, +-inf, NaN) through tf.compat.v1.losses,
+tf.contrib.losses and tf.nn.log_poisson_loss, where cyloss follows TF's
+flush-to-zero (denormal weights count as 0, denormal inputs are 0 in products)
+and TF's gradient op order (pyx/_pointwise.pyx v1_chain, src/cyloss/_reduction.py).
+
+The expected numbers come from TF 2.21 on these exact inputs (tf.compat.v1.losses.*,
+tf.nn.log_poisson_loss, and the contrib losses composed from TF primitives as
+conformance/registry_losses.py does: float32 arithmetic, sum / number present),
+gradients of sum(value * dy) by tf.GradientTape. No TF is needed to run this file.
+Float64 rows are kept only where TF's float32 narrowing changes nothing.
+"""
+import numpy as np
+import pytest
+
+import cyloss
+import cyloss.contrib.losses as cl
+import cyloss.losses as v1
+
+from _cases import assert_special_positions
+
+inf, nan = np.inf, np.nan
+
+
+def arr(v, dt):
+    """"M" / "-M" = +-finfo(dt).max, "D" = finfo(dt).tiny / 4 (a denormal)."""
+    fi = np.finfo(dt)
+    m = {"M": fi.max, "-M": -fi.max, "D": fi.tiny / 4}
+    if not isinstance(v, list):
+        return np.array(m.get(v, v) if isinstance(v, str) else v, dt)
+    return np.array([m.get(x, x) if isinstance(x, str) else x for x in v], dt)
+
+
+# name -> (cyloss function, inputs, options, dy)
+CASES = {
+    "losses.compute_weighted_loss": (v1.compute_weighted_loss, {
+        "losses": [1.5, 2.0, 0.5, 3.0], "weights": [1.0, "D", 0.0, 2.0]}, {}, 0.75),
+    "losses.compute_weighted_loss/mean": (v1.compute_weighted_loss, {
+        "losses": [1.5, 2.0, 0.5, 3.0], "weights": [1.0, "D", 0.0, 2.0]},
+        {"reduction": "weighted_mean"}, 0.75),
+    "losses.compute_weighted_loss/scalar": (v1.compute_weighted_loss, {
+        "losses": [1.5, 2.0, 0.5, 3.0], "weights": "D"}, {}, 0.75),
+    "contrib.losses.compute_weighted_loss": (cl.compute_weighted_loss, {
+        "losses": [[1.5, 2.0], [0.5, 3.0]], "weights": ["D", 2.0]}, {}, 0.75),
+    "losses.hinge_loss": (v1.hinge_loss, {
+        "labels": [1.0, 0.0, 1.0, 0.0], "logits": [0.25, -0.5, -1.5, 0.75],
+        "weights": [1.0, "D", 0.5, 2.0]}, {}, 0.75),
+    "losses.log_loss": (v1.log_loss, {
+        "labels": ["-M", 1.0, 0.5, "M"], "predictions": [0.7, 0.5, 0.2, 0.875]}, {}, 0.25),
+    "contrib.losses.log_loss": (cl.log_loss, {
+        "labels": ["-M", 1.0, 0.5, "M"], "predictions": [0.7, 0.5, 0.2, 0.875],
+        "weights": 1.0}, {}, 0.25),
+    "losses.mean_squared_error": (v1.mean_squared_error, {
+        "labels": ["M", 0.5, -2.0], "predictions": [0.5, 0.5, 0.25],
+        "weights": [0.25, 1.0, 1.0]}, {}, 0.5),
+    "contrib.losses.mean_squared_error": (cl.mean_squared_error, {
+        "labels": ["M", 0.5, -2.0], "predictions": [0.5, 0.5, 0.25],
+        "weights": [0.25, 1.0, 1.0]}, {}, 0.5),
+    "contrib.losses.hinge_loss": (cl.hinge_loss, {
+        "labels": [0.0, 1.0, 0.0, 1.0], "logits": ["-M", "-M", "M", 0.5]}, {},
+        [0.3, 0.25, -0.4, 2.0]),
+    "contrib.losses.sigmoid_cross_entropy": (cl.sigmoid_cross_entropy, {
+        "multi_class_labels": [1.0, 0.0, 1.0], "logits": [-0.8, 0.5, 2.0],
+        "weights": [inf, 1.0, 0.0]}, {}, 0.5),
+    "nn.log_poisson_loss": (cyloss.nn.log_poisson_loss, {
+        "targets": ["D", "D", "D", 2.0], "log_input": [-inf, 1.0, 0.0, 0.5]}, {},
+        [1.0, 0.5, 2.0, 1.0]),
+    "nn.log_poisson_loss/full-huge": (cyloss.nn.log_poisson_loss, {
+        "targets": ["M", inf, 3.0, 0.0], "log_input": [0.028, -2.69, 0.5, 1.0]},
+        {"compute_full_loss": True}, [1.0, 1.0, 0.5, 1.0]),
+    "nn.log_poisson_loss/full": (cyloss.nn.log_poisson_loss, {
+        "targets": ["D", "D", "D", 2.0], "log_input": [-inf, 1.0, 0.0, 0.5]},
+        {"compute_full_loss": True}, [1.0, 0.5, 2.0, 1.0]),
+}
+
+# (name, dtype) -> (value, {argument: gradient}) from TF 2.21
+TF = {
+ ('nn.log_poisson_loss/full-huge', 'float32'): ([inf, nan, 1.912802815437317, 2.7182817459106445], {'targets': [87.69483947753906, nan, 0.38263949751853943, nan], 'log_input': [-3.4028234663852886e+38, -inf, -0.6756393909454346, 2.7182817459106445]}),
+ ('nn.log_poisson_loss/full-huge', 'float64'): ([inf, nan, 1.9128028142431843, 2.7182818284590455], {'targets': [708.754712893384, nan, 0.3826394776673881, nan], 'log_input': [-1.7976931348623157e+308, -inf, -0.6756393646499359, 2.7182818284590455]}),
+   ('losses.compute_weighted_loss', 'float32'): (3.75, {'losses': [0.375, 0.0, 0.0, 0.75], 'weights': [0.5625, 0.75, 0.1875, 1.125]}),
+   ('losses.compute_weighted_loss', 'float64'): (3.75, {'losses': [0.375, 0.0, 0.0, 0.75], 'weights': [0.5625, 0.75, 0.1875, 1.125]}),
+   ('losses.compute_weighted_loss/mean', 'float32'): (2.5, {'losses': [0.25, 0.0, 0.0, 0.5], 'weights': [-0.25, -0.125, -0.5, 0.125]}),
+   ('losses.compute_weighted_loss/mean', 'float64'): (2.5, {'losses': [0.25, 0.0, 0.0, 0.5], 'weights': [-0.25, -0.125, -0.5, 0.125]}),
+   ('losses.compute_weighted_loss/scalar', 'float32'): (0.0, {'losses': [0.0, 0.0, 0.0, 0.0], 'weights': 0.0}),
+   ('losses.compute_weighted_loss/scalar', 'float64'): (0.0, {'losses': [0.0, 0.0, 0.0, 0.0], 'weights': 0.0}),
+   ('contrib.losses.compute_weighted_loss', 'float32'): (3.5, {'losses': [[0.0, 0.0], [0.75, 0.75]], 'weights': [1.3125, 1.3125]}),
+   ('contrib.losses.compute_weighted_loss', 'float64'): (3.5, {'losses': [[0.0, 0.0], [0.75, 0.75]], 'weights': [1.3125, 1.3125]}),
+   ('losses.hinge_loss', 'float32'): (1.8333333730697632, {'labels': [-0.125, 0.0, 0.375, -0.75], 'logits': [-0.25, 0.0, -0.125, 0.5], 'weights': [0.1875, 0.125, 0.625, 0.4375]}),
+   ('losses.hinge_loss', 'float64'): (1.8333333730697632, {'labels': [-0.125, 0.0, 0.375, -0.75], 'logits': [-0.25, 0.0, -0.125, 0.5], 'weights': [0.1875, 0.125, 0.625, 0.4375]}),
+   ('losses.log_loss', 'float32'): (nan, {'labels': [-0.05295610427856445, 0.0, 0.08664337545633316, -0.1216193363070488], 'predictions': [1.0127448257512158e+38, -0.12499997019767761, -0.11718741804361343, -1.9444691324514927e+38]}),
+   ('contrib.losses.log_loss', 'float32'): (nan, {'labels': [-0.05295610427856445, 0.0, 0.08664337545633316, -0.1216193363070488], 'predictions': [1.0127448257512158e+38, -0.12499997019767761, -0.11718741804361343, -1.9444691324514927e+38], 'weights': nan}),
+   ('losses.mean_squared_error', 'float32'): (inf, {'labels': [2.8356862219877405e+37, -0.0, -0.75], 'predictions': [-2.8356862219877405e+37, 0.0, 0.75], 'weights': [inf, 0.0, 0.84375]}),
+   ('contrib.losses.mean_squared_error', 'float32'): (inf, {'labels': [inf, -0.0, -0.75], 'predictions': [-inf, 0.0, 0.75], 'weights': [inf, 0.0, 0.84375]}),
+   ('contrib.losses.hinge_loss', 'float32'): ([0.0, 3.4028234663852886e+38, 3.4028234663852886e+38, 0.5], {'labels': [0.0, 1.7014117331926443e+38, 2.722258773108231e+38, -2.0], 'logits': [0.0, -0.25, -0.4000000059604645, -2.0]}),
+   ('contrib.losses.hinge_loss', 'float64'): ([0.0, 1.7976931348623157e+308, 1.7976931348623157e+308, 0.5], {'labels': [0.0, 8.988465674311579e+307, 1.4381545293200247e+308, -2.0], 'logits': [0.0, -0.25, -0.4000000059604645, -2.0]}),
+   ('contrib.losses.sigmoid_cross_entropy', 'float32'): (inf, {'multi_class_labels': [inf, -0.125, -0.0], 'logits': [nan, 0.15561482310295105, 0.0], 'weights': [0.29277515411376953, 0.24351924657821655, 0.03173200041055679]}),
+   ('contrib.losses.sigmoid_cross_entropy', 'float64'): (inf, {'multi_class_labels': [inf, -0.125, -0.0], 'logits': [nan, 0.15561483280046362, 0.0], 'weights': [0.29277515411376953, 0.24351924657821655, 0.03173200413584709]}),
+   ('nn.log_poisson_loss', 'float32'): ([nan, 2.7182817459106445, 1.0, 0.6487212181091309], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),
+   ('nn.log_poisson_loss', 'float64'): ([nan, 2.7182818284590455, 1.0, 0.6487212707001282], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591409142295228, 2.0, -0.3512787292998718]}),
+   ('nn.log_poisson_loss/full', 'float32'): ([nan, 2.7182817459106445, 1.0, 1.3005276918411255], {'targets': [nan, nan, nan, 0.4431471824645996], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),
+   ('nn.log_poisson_loss/full', 'float64'): ([nan, 2.7182818284590455, 1.0, 1.3005277553046641], {'targets': [nan, nan, nan, 0.4431471805599453], 'log_input': [0.0, 1.3591409142295228, 2.0, -0.3512787292998718]}),
+}
+
+
+# computed by TF in float32 whatever the data's dtype (cyloss: in the data's)
+NARROWED = {n for n in CASES if n.startswith(("losses.", "contrib.losses."))} - {
+    "contrib.losses.hinge_loss"}
+
+
+def check(got, want, dt):
+    got, want, fin = assert_special_positions(got, want)     # (signs included)
+    # finite elements: a few roundings (8 eps of the type TF computes in: float32
+    # for the narrowed losses, see NARROWED) relative to the element, or 8 times
+    # that type's smallest normal (TF flushes denormal results to zero)
+    fi = np.finfo(dt)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=8 * float(fi.eps),
+                               atol=8 * float(fi.tiny))
+
+
+@pytest.mark.parametrize("key", sorted(TF), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_special_values_match_tf(key):
+    name, dtype = key
+    fn, inputs, opts, dy = CASES[name]
+    dt = np.dtype(dtype)
+    args = {k: arr(v, dt) for k, v in inputs.items()}
+    want_value, want_grads = TF[key]
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(fn, **args, **opts)
+        # dy as the TF numbers were made: a float32 constant cast to the dtype
+        grads = backward(np.asarray(dy, np.float32).astype(dt) * np.ones(np.shape(value), dt))
+    tf_dt = np.dtype(np.float32) if name in NARROWED else dt
+    check(value, want_value, tf_dt)
+    for k, g in want_grads.items():
+        check(grads[k], g, tf_dt)
+
+
+def test_denormal_weights_count_as_absent():
+    # the only nonzero weight is a denormal: nothing is present, so the value
+    # and every gradient are 0 (div_no_nan), as in TF
+    for dt in (np.float32, np.float64):
+        d = np.finfo(dt).tiny / 4
+        losses = np.array([[1.5, 2.0], [0.5, 3.0]], dt)
+        w = np.array([[d], [0.0]], dt)
+        for fn in (v1.compute_weighted_loss, cl.compute_weighted_loss):
+            value, backward = cyloss.vjp(fn, losses=losses, weights=w)
+            g = backward()
+            assert float(value) == 0.0
+            assert not np.any(g["losses"]) and not np.any(g["weights"])
