@@ -68,31 +68,33 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
     n = n_rows * k
     want_a = ctx.wants("y_true")
     want_b = ctx.wants("y_pred")
-    # the TF-chain kinds take the upstream into their gradients (backward
-    # runs the kernel again with it); the others scale local derivatives
+    # the TF-chain kinds take the upstream into their gradients: the forward
+    # pass computes them for dy = 1 (g = scale / k per element), backward runs
+    # the kernel again for another dy; the others scale local derivatives
     chained = kind in _TF_CHAIN
-    da = np.empty((n_rows, k), dt) if want_a and n and not chained else None
-    db = np.empty((n_rows, k), dt) if want_b and n and not chained else None
+    kk = dt.type(k)
+    g1 = ck.flush_denormals(dt.type(scale) / kk if mean else dt.type(scale))[()]
+    da = np.empty((n_rows, k), dt) if want_a and n else None
+    db = np.empty((n_rows, k), dt) if want_b and n else None
     K = _kernels.K.pointwise
     block = K.WEIGHTED_BLOCK
     per = -(-k // block)
     nt = for_work(n)
 
-    def run(w, da, db):
+    def run(w, gscale, da, db):
         partials = np.empty(n_rows * per, dt)
         K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows,
-                     np.array(params, dt), 1.0, None, None,
+                     np.array(params, dt), gscale, None, None,
                      None if da is None else da.reshape(-1),
                      None if db is None else db.reshape(-1),
                      np.empty((nt, 4 * block), dt), partials, nt)
         return partials
     if n:
-        partials = run(np.ones(1, dt), da, db)
+        partials = run(np.ones(1, dt), g1 if chained else 1.0, da, db)
         sums = partials.reshape(n_rows, per).sum(axis=1, dtype=dt) if per > 1 \
             else partials[:n_rows]
     else:
         sums = np.zeros(n_rows, dt)
-    kk = dt.type(k)
     with np.errstate(invalid="ignore", divide="ignore"):
         rows = (sums / kk) if mean else sums        # a mean over an empty axis is NaN
         if scale != 1.0:
@@ -112,10 +114,10 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
             f = ck.flush_denormals(f / kk)
         out = {}
         ga, gb = da, db
-        if chained and n:
+        if chained and n and not (dvalues is None or np.all(f == g1)):
             ga = np.empty((n_rows, k), dt) if want_a else None
             gb = np.empty((n_rows, k), dt) if want_b else None
-            run(np.ascontiguousarray(f, dt), ga, gb)
+            run(np.ascontiguousarray(f, dt), 1.0, ga, gb)
         for name, g, src in (("y_true", ga, yt), ("y_pred", gb, yp)):
             if not ctx.wants(name):
                 continue
