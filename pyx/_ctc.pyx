@@ -196,6 +196,54 @@ cdef inline void normalise(real *v, Py_ssize_t n, real *norm) noexcept nogil:
     norm[0] = z
 
 
+cdef inline void beta_step(const real *a, real *bt, Py_ssize_t Lmax, const real *step,
+                           real w01) noexcept nogil:
+    # one frame of the backward recursion: bt from a = beta(t + 1) + obs(t).
+    # The move to state s + 1 reads a[s + 1] for every s (a[nb] at s = Lmax)
+    # and adds step[] (-inf where the move does not exist): no branches.
+    cdef Py_ssize_t s, nb = Lmax + 1
+    for s in range(nb):
+        bt[s] = lse3(a[s], a[nb + s], a[s + 1] + step[s])
+    for s in range(nb):
+        bt[nb + s] = lse2(a[nb + s], a[s + 1] + step[nb + s])
+    if Lmax == 0:
+        bt[0] = lse3(a[0], a[1] + w01, -INFINITY)
+
+
+cdef inline void alpha_step(const real *fw, const real *ob, real *nw, Py_ssize_t Lmax,
+                            const real *step, real w01) noexcept nogil:
+    # one frame of the forward recursion: nw from fw (alpha(t - 1)) and obs(t)
+    cdef Py_ssize_t s, nb = Lmax + 1
+    nw[0] = fw[0] + ob[0]
+    for s in range(1, nb):
+        nw[s] = lse3(fw[s], fw[nb + s - 1], fw[s - 1] + step[s - 1]) + ob[s]
+    for s in range(nb):
+        nw[nb + s] = lse2(fw[nb + s], fw[s]) + ob[nb + s]
+    if Lmax == 0:
+        nw[nb] = lse2(fw[nb], fw[0] + w01) + ob[nb]
+
+
+cdef inline void frame_grad(const real *x, const real *f, bint exact, const real *a,
+                            Py_ssize_t Lmax, const int64_t *gcls, Py_ssize_t blank,
+                            Py_ssize_t n_classes, real *acc, real *g) noexcept nogil:
+    # one frame's logits gradient: softmax minus the occupancy exp(a) of the
+    # states of each class (a: normalised log-occupancy; acc: zeroed scratch
+    # per class, left zeroed)
+    cdef Py_ssize_t k, s, c, nb = Lmax + 1
+    for k in range(n_classes):
+        g[k] = prob(x[k], f, exact)
+    g[blank] = g[blank] - expsum(a + nb, nb, 0, <real*>NULL)
+    for s in range(1, nb):
+        c = gcls[s]
+        if c >= 0:
+            acc[c] = acc[c] + exp_(a[s])
+    for s in range(1, nb):
+        c = gcls[s]
+        if c >= 0:
+            g[c] = g[c] - acc[c]
+            acc[c] = 0
+
+
 cdef void no_path(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n_classes,
                   Py_ssize_t tl, Py_ssize_t n_time, const real *ms, bint exact,
                   real value, bint nan_grad, real *loss) noexcept nogil:
@@ -332,12 +380,7 @@ cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n
             for s in range(S):
                 bt[s] = NAN
         else:
-            for s in range(nb):
-                bt[s] = lse3(a[s], a[nb + s], a[s + 1] + step[s])
-            for s in range(nb):
-                bt[nb + s] = lse2(a[nb + s], a[s + 1] + step[nb + s])
-            if Lmax == 0:
-                bt[0] = lse3(a[0], a[1] + w01, -INFINITY)
+            beta_step(a, bt, Lmax, step, w01)
         z = tf_lse(bt, S)
         for s in range(S):
             bt[s] = bt[s] - z
@@ -365,13 +408,7 @@ cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n
             for s in range(S):
                 nw[s] = NAN
         else:
-            nw[0] = fw[0] + ob[0]
-            for s in range(1, nb):
-                nw[s] = lse3(fw[s], fw[nb + s - 1], fw[s - 1] + step[s - 1]) + ob[s]
-            for s in range(nb):
-                nw[nb + s] = lse2(fw[nb + s], fw[s]) + ob[nb + s]
-            if Lmax == 0:
-                nw[nb] = lse2(fw[nb], fw[0] + w01) + ob[nb]
+            alpha_step(fw, ob, nw, Lmax, step, w01)
         z = tf_lse(nw, S)
         bn = beta + (t + 1) * S
         for s in range(S):
@@ -382,19 +419,8 @@ cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n
         for s in range(S):
             a[s] = a[s] - z if t < tl else (a[s] - z) + (-INFINITY)
         g = g0 + t * tstep
-        for k in range(n_classes):
-            g[k] = prob(x[k], ms + 3 * t, False)
-        g[blank] = g[blank] - expsum(a + nb, nb, 0, <real*>NULL)
+        frame_grad(x, ms + 3 * t, False, a, Lmax, gcls, blank, n_classes, acc, g)
         labnan = any_nan(a + 1, Lmax)
-        for s in range(1, nb):
-            c = gcls[s]
-            if c >= 0:
-                acc[c] = acc[c] + exp_(a[s])
-        for s in range(1, nb):
-            c = gcls[s]
-            if c >= 0:
-                g[c] = g[c] - acc[c]
-                acc[c] = 0
         if labnan:
             # a NaN label state: the plain path's one-hot log-sum-exp makes
             # every other class NaN; the unique path (tf.nn.ctc_unique_labels)
@@ -505,9 +531,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
                       w01, step, ocls, gcls, ms, beta, obs, a, fw, nw, acc, unique, loss)
         return
 
-    # 2. backward; beta row t lives at beta + t * S. The move to state s + 1
-    # reads a[s + 1] for every s (a[nb] at s = Lmax) and adds step[] (-inf
-    # where the move does not exist), so the loops have no branches.
+    # 2. backward; beta row t lives at beta + t * S (beta_step)
     bt = beta + tl * S
     for s in range(S):
         bt[s] = floor
@@ -521,12 +545,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
         bt = beta + t * S
         for s in range(S):
             a[s] = bn[s] + ob[s]
-        for s in range(nb):
-            bt[s] = lse3(a[s], a[nb + s], a[s + 1] + step[s])
-        for s in range(nb):
-            bt[nb + s] = lse2(a[nb + s], a[s + 1] + step[nb + s])
-        if Lmax == 0:
-            bt[0] = lse3(a[0], a[1] + w01, -INFINITY)
+        beta_step(a, bt, Lmax, step, w01)
         normalise(bt, S, &z)
         if z == -INFINITY:      # no state reaches the end (exact model only)
             break
@@ -557,13 +576,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
     for t in range(tl):
         x = x0 + t * tstep
         ob = obs + t * S
-        nw[0] = fw[0] + ob[0]
-        for s in range(1, nb):
-            nw[s] = lse3(fw[s], fw[nb + s - 1], fw[s - 1] + step[s - 1]) + ob[s]
-        for s in range(nb):
-            nw[nb + s] = lse2(fw[nb + s], fw[s]) + ob[nb + s]
-        if Lmax == 0:
-            nw[nb] = lse2(fw[nb], fw[0] + w01) + ob[nb]
+        alpha_step(fw, ob, nw, Lmax, step, w01)
         normalise(nw, S, &z)
         bn = beta + (t + 1) * S
         for s in range(S):
@@ -575,18 +588,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
                           w01, step, ocls, gcls, ms, beta, obs, a, fw, nw, acc, unique, loss)
             return
         g = g0 + t * tstep
-        for k in range(n_classes):
-            g[k] = prob(x[k], ms + 3 * t, exact)
-        g[blank] = g[blank] - expsum(a + nb, nb, 0, <real*>NULL)
-        for s in range(1, nb):
-            c = gcls[s]
-            if c >= 0:
-                acc[c] = acc[c] + exp_(a[s])
-        for s in range(1, nb):
-            c = gcls[s]
-            if c >= 0:
-                g[c] = g[c] - acc[c]
-                acc[c] = 0
+        frame_grad(x, ms + 3 * t, exact, a, Lmax, gcls, blank, n_classes, acc, g)
     for t in range(tl, n_time):
         g = g0 + t * tstep
         for k in range(n_classes):

@@ -423,55 +423,41 @@ cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         da[0] = log_(b + p1) * ng - log_((one - b) + p1) * ng
 
 
-cdef inline void scaled(kind_t *tag, real a, real b, real p1, real p2, real p3, real dA,
-                        real dB, real g, real *da, real *db) noexcept nogil:
-    # the local derivatives dA, dB times the upstream g (weight x gradient
-    # scale); the kinds whose gradients TF builds op by op recompute their
-    # chain with g (the Keras cross-entropies, tf_chain's and v1_chain's kinds)
-    if kind_t is TBce:
-        bce(a, b, p1, g, db, da)
-    elif kind_t is TFocal:
-        focal(a, b, p1, p2, p3, g, db, da)
-    elif kind_t is TFocalLogits:
-        focal_logits(a, b, p2, p3, g, db, da)
-    elif (kind_t is TKld or kind_t is TMsle or kind_t is TPoisson or kind_t is TKHinge
-            or kind_t is TSqHinge or kind_t is TKHuber or kind_t is TMape):
-        tf_chain(tag, a, b, p1, g, da, db)
-    elif kind_t is THinge or kind_t is TLogLoss or kind_t is TSigmoid or kind_t is TSqDiff:
-        v1_chain(tag, a, b, p1, g, da, db)
-    else:
+cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
+                             real g, real *da, real *db) noexcept nogil:
+    # value of one element and the gradients w.r.t. a (labels) and b
+    # (predictions / logits / losses) for the upstream g (weight x gradient
+    # scale), with TF's conventions at kinks: sign(0) = 0, relu'(0) = 0,
+    # min(a, b) routes ties to its first argument. The kinds whose gradients
+    # TF builds op by op (bce, focal, tf_chain's and v1_chain's kinds) take g
+    # into their chain; the others multiply their local derivatives dA, dB by g.
+    cdef real e, ae, q, t, m, z, mx, c, u, v, s, ca, cb, dA, dB
+    if kind_t is TIdentity:                     # given losses
+        dA = 0
+        dB = 1
         da[0] = dA * g
         db[0] = dB * g
-
-
-cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
-                             real *da, real *db) noexcept nogil:
-    # value of one element and its derivatives w.r.t. a (labels) and b
-    # (predictions / logits / losses), with TF's conventions at kinks:
-    # sign(0) = 0, relu'(0) = 0, min(a, b) routes ties to its first argument.
-    cdef real e, ae, q, t, m, z, mx, c, u, v, s, ca, cb
-    if kind_t is TIdentity:                     # given losses
-        da[0] = 0
-        db[0] = 1
         return b
     elif kind_t is TAbsDiff:                    # |e|, d/db = sign(e)
         e = daz_(b) - daz_(a)                   # (TF: denormal inputs are 0)
-        db[0] = sign_(e)
-        da[0] = -db[0]
+        dB = sign_(e)
+        da[0] = -dB * g
+        db[0] = dB * g
         return fabs_(e)
     elif kind_t is TSqDiff:                     # e^2, d/db = 2e
         e = b - a
-        v1_chain(tag, a, b, p1, 1, da, db)
+        v1_chain(tag, a, b, p1, g, da, db)
         return e * e
     elif kind_t is THuber:                      # q = min(|e|, d): q^2/2 + d(|e| - q)
         e = b - a
         ae = fabs_(e)
         q = ae if ae <= p1 else p1
-        db[0] = sign_(e) * q
-        da[0] = -db[0]
+        dB = sign_(e) * q
+        da[0] = -dB * g
+        db[0] = dB * g
         return <real>0.5 * q * q + p1 * (ae - q)
     elif kind_t is TLogLoss:                    # -a log(b + eps) - (1 - a) log(1 - b + eps)
-        v1_chain(tag, a, b, p1, 1, da, db)
+        v1_chain(tag, a, b, p1, g, da, db)
         a = daz_(a)                             # (TF: denormal inputs are 0)
         b = daz_(b)
         u = <real>1                             # (typed: a bare 1 would be a double)
@@ -480,60 +466,61 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         u = <real>1                             # (NaN m gives NaN, as TF's relu)
         t = (u + u) * a - u
         m = u - t * b
-        v1_chain(tag, a, b, p1, 1, da, db)
+        v1_chain(tag, a, b, p1, g, da, db)
         return m if not (m <= 0) else 0
     elif kind_t is TSigmoid:                    # sigmoid xent, labels smoothed:
         u = <real>1
         z = a * (u - p1) + <real>0.5 * p1       # z = a (1 - ls) + ls / 2
-        v1_chain(tag, a, b, p1, 1, da, db)
+        v1_chain(tag, a, b, p1, g, da, db)
         return pt_sigmoid_xent(z, b, &t)        # (t: its derivative, not used)
     elif kind_t is TMape:                       # |q|, q = (a - b) / m, m = max(|a|, eps)
         a = daz_(a)                             # (TF: denormal inputs are 0)
         b = daz_(b)
         ae = fabs_(a)
         m = p1 if ae < p1 else ae
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return fabs_((a - b) / m)
     elif kind_t is TMsle:                       # (u - v)^2, u = log(max(b, eps) + 1)
         mx = p1 if b < p1 else b                # (maximum propagates NaN)
         c = p1 if a < p1 else a
         e = log_(mx + <real>1) - log_(c + <real>1)
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return e * e
     elif kind_t is TLogCosh:                    # e + softplus(-2e) - log 2
         e = b - a
         t = -2 * e
         u = exp_(-fabs_(t))
-        db[0] = 1 - 2 * (1 / (1 + exp_(-t)))    # softplus' = sigmoid (TF's SoftplusGrad)
-        da[0] = -db[0]
+        dB = 1 - 2 * (1 / (1 + exp_(-t)))      # softplus' = sigmoid (TF's SoftplusGrad)
+        da[0] = -dB * g
+        db[0] = dB * g
         return (e + (relu_(t) + log1p_(u))) - p1        # p1 = log 2 as Keras rounds it
     elif kind_t is TPoisson:                    # b - a log(b + eps)
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return b - a * log_(b + p1)
     elif kind_t is TKld:                        # ca log(ca / cb)
         ca = clip_(a, p1, 1)
         cb = clip_(b, p1, 1)
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return ca * log_(ca / cb)
     elif kind_t is TKHinge:                     # max(m, 0), m = 1 - a b; ties to m
         m = <real>1 - a * b
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return m if not (m < 0) else 0
     elif kind_t is TSqHinge:                    # max(m, 0)^2
         m = <real>1 - a * b
         mx = m if not (m < 0) else 0
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         return mx * mx
     elif kind_t is TBce:                        # clip, then the two logs
-        return bce(a, b, p1, 1, db, da)
+        return bce(a, b, p1, g, db, da)
     elif kind_t is TFocal:
-        return focal(a, b, p1, p2, p3, 1, db, da)
+        return focal(a, b, p1, p2, p3, g, db, da)
     elif kind_t is TFocalLogits:
-        return focal_logits(a, b, p2, p3, 1, db, da)
+        return focal_logits(a, b, p2, p3, g, db, da)
     else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
         e = b - a
         ae = fabs_(e)
-        tf_chain(tag, a, b, p1, 1, da, db)
+        tf_chain(tag, a, b, p1, g, da, db)
         if ae <= p1:
             return <real>0.5 * (e * e)
         return p1 * ae - <real>0.5 * (p1 * p1)
@@ -557,41 +544,38 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
     # junk tile (no branches, so the loop vectorizes).
     cdef real acc[16]
     cdef Py_ssize_t k0, j, nb = n - n % 16
-    cdef real L, dA, dB, wk = w[0], g = w[0] * gscale
+    cdef real L, wk = w[0], g = w[0] * gscale
     cdef real p1 = prm[0], p2 = prm[1], p3 = prm[2]    # locals: no reload per element
     for j in range(16):
         acc[j] = 0
     if own:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, &dA, &dB)
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, w[k0 + j] * gscale,
+                                &da[k0 + j], &db[k0 + j])
                 acc[j] += L * w[k0 + j]
                 wl[k0 + j] = L * w[k0 + j]
                 raw[k0 + j] = L
-                scaled(tag, a[k0 + j], b[k0 + j], p1, p2, p3, dA, dB, w[k0 + j] * gscale,
-                       &da[k0 + j], &db[k0 + j])
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, w[nb + j] * gscale,
+                            &da[nb + j], &db[nb + j])
             acc[j] += L * w[nb + j]
             wl[nb + j] = L * w[nb + j]
             raw[nb + j] = L
-            scaled(tag, a[nb + j], b[nb + j], p1, p2, p3, dA, dB, w[nb + j] * gscale,
-                   &da[nb + j], &db[nb + j])
     else:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, &dA, &dB)
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, g, &da[k0 + j],
+                                &db[k0 + j])
                 acc[j] += L * wk
                 wl[k0 + j] = L * wk
                 raw[k0 + j] = L
-                scaled(tag, a[k0 + j], b[k0 + j], p1, p2, p3, dA, dB, g, &da[k0 + j],
-                       &db[k0 + j])
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, &dA, &dB)
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, g, &da[nb + j],
+                            &db[nb + j])
             acc[j] += L * wk
             wl[nb + j] = L * wk
             raw[nb + j] = L
-            scaled(tag, a[nb + j], b[nb + j], p1, p2, p3, dA, dB, g, &da[nb + j], &db[nb + j])
     return lanes_done(acc)
 
 
