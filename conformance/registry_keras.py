@@ -32,7 +32,7 @@ add the whole jump of the derivative (`_flip`).
 """
 import numpy as np
 
-from . import samples_keras as sk
+from . import samples_keras as sk, tforder
 from .compare import fin
 from .registry import NAMESPACES, Entry, Tol, _add, acc, err, f32, f64, row_stats
 
@@ -46,6 +46,11 @@ def _eps_c(case):
     if sk.nar(case) or case.dtype != "float64":
         return float(np.finfo(np.float32).eps)
     return float(np.finfo(np.float64).eps)   # (ctc: its narrowing is handled in _model_ctc)
+
+
+def _ctype(case):
+    """The type TF computes in (float32 when Keras narrows)."""
+    return np.float32 if _eps_c(case) == np.finfo(np.float32).eps else np.float64
 
 
 def _hi(case):
@@ -121,7 +126,9 @@ def _model_cce(case):
                 "y_true": ((1 - ls) * np.abs(Lr - s),
                            abs(1 - ls) * (np.abs(Lr) + np.abs(s) + 2 + a + inrnd))}
     else:
-        S = np.sum(x, axis=-1, keepdims=True)
+        # S as TF adds it (its type and order): where +-max values cancel in
+        # the row, S is decided by the order, and o = p / S follows TF's S
+        S = tforder.tf_sum_rows(x.astype(_ctype(case)))[..., None].astype(np.float64)
         with np.errstate(all="ignore"):
             o = x / S
         hi = _hi(case)
@@ -283,7 +290,8 @@ def _model_bce(case, focal=False):
                 pt = z * p + (1 - z) * (1 - p)
                 q = 1 - pt
                 aq = np.abs(q)
-                Tq = 1 + az * p + a1z * (1 + p) + (az + a1z) * p * relp
+                ap = np.abs(p)        # (magnitudes: p may be a huge negative input)
+                Tq = 1 + az * ap + a1z * (1 + ap) + (az + a1z) * ap * relp
                 F = np.abs(q) ** g if g == int(g) else np.where(q >= 0, aq ** g, np.nan)
                 with np.errstate(all="ignore"):
                     dF = g * aq ** (g - 1) if g >= 1 else np.where(aq > 0, g * aq ** (g - 1),
@@ -310,7 +318,7 @@ def _model_bce(case, focal=False):
                 dz_ = wb * (dF * s2p * np.abs(b) + F * dbz) + (
                     np.abs(2 * al - 1) * F * np.abs(b) if bal else 0)
                 tdz_ = wb * (ddF * Tq * s2p * np.abs(b) + dF * (s2p * Tb + np.abs(b) * (
-                    2 + p * relp)) + 2 * dF * (np.abs(p) + np.abs(1 - p)) * np.abs(b)
+                    2 + ap * relp)) + 2 * dF * (np.abs(p) + np.abs(1 - p)) * np.abs(b)
                     + TF_ * dbz + F * tdbz) + dz_ * 4 + (
                     np.abs(2 * al - 1) * (TF_ * np.abs(b) + F * Tb) if bal else 0)
                 dz, tdz = abs(1 - ls) * dz_, abs(1 - ls) * tdz_
@@ -508,13 +516,44 @@ def _overflows_f32(case):
     return _overflows(case) or big_w
 
 
-def _class(name, model, tol, loss, examples, errors, wrt=sk.CLASS_WRT, budget=None, notes=""):
+def _focal_singular(case):
+    """Narrowing.overflows of BinaryFocalCrossentropy: _overflows_f32, or a
+    gamma < 1 case whose focal base 1 - p_t is 0 (or of another sign) in
+    Keras' float32 where it is not in cyloss' float64 (p = 1e-8 with z = 0:
+    float32's 1 - p rounds to 1). TF's pow(1 - p_t, gamma - 1) is then inf
+    (0 * inf = NaN for gamma = 0) where float64 has a number: a singularity the
+    float32 rounding of the narrowed inputs creates, as an overflow does."""
+    if _overflows_f32(case):
+        return True
+    g = float(_opt(case, "gamma", 2.0))
+    if g >= 1:
+        return False
+    ls = _ls(case)
+    logits = _opt(case, "from_logits", False)
+    qs = []
+    with np.errstate(all="ignore"):
+        for dt in (np.float32, np.float64):
+            one = dt(1)
+            z = np.asarray(case.args["y_true"]).astype(dt)
+            if ls:
+                z = z * dt(1 - ls) + dt(0.5 * ls)
+            x = np.asarray(case.args["y_pred"]).astype(dt)
+            if logits:      # TF's sigmoid: e^x / (1 + e^x), float32's x clamped at 16.6355324
+                e = np.exp(np.minimum(x, dt(16.6355324)) if dt is np.float32 else x)
+                x = np.where(np.isinf(e), one, e / (one + e))
+            qs.append(one - (z * x + (one - z) * (one - x)))
+    q32, q64 = qs
+    return bool(np.any(np.sign(q32) != np.sign(q64)))
+
+
+def _class(name, model, tol, loss, examples, errors, wrt=sk.CLASS_WRT, budget=None, notes="",
+           overflows=_overflows_f32):
     # (overflows: float64 data Keras narrows to float32 may overflow there -- e.g. the
     # focal factor (1 - pt)^gamma of a 1e30 label -- where cyloss' float64 does not)
     e = sk.class_entry(name, wrt=wrt, cases=sk.xent_strategy(loss, "class"),
                        scale=_scale_from(model), tol=tol, examples=examples, errors=errors,
                        budget=budget or {"quick": 120, "full": 1000}, notes=notes,
-                       overflows=_overflows_f32)
+                       overflows=overflows)
     return _add(e)
 
 
@@ -693,11 +732,15 @@ _class(
          {"y_true": f32([[1.0, 1.5]]), "y_pred": f32([[1.5, 0.3]])}, {"gamma": 0.0}),
      kex("logits beyond the clip: Keras' bce takes the logits path (25, not 16.03)",
          {"y_true": f32([[0, 1]]), "y_pred": f32([[20, -30]])},
+         {"from_logits": True, "gamma": 0.0}),
+     kex("float32 logits past sigmoid's saturation (Eigen: exactly 1 from 16.6355324), "
+         "gamma 0: pow(0, -1) * 0 = NaN", {"y_true": f32([[1, 1, 0]]),
+                                           "y_pred": f32([[16.63553, 16.7, -3]])},
          {"from_logits": True, "gamma": 0.0})]
     + [kex(f"4.3 probs, reduction={r!r}", {"y_true": Z2, "y_pred": P2, "sample_weight": W2},
            {"reduction": r}) for r in REDS],
     [_bad_reduction({"y_true": Z2, "y_pred": P2})]
-    + _weight_errors({"y_true": Z2, "y_pred": P2}, 2))
+    + _weight_errors({"y_true": Z2, "y_pred": P2}, 2), overflows=_focal_singular)
 
 _function(
     "binary_focal_crossentropy", lambda c: _model_bce(c, focal=True), BFCE_TOL, "bfce",
@@ -912,6 +955,7 @@ CL_Y = np.array([0, 0, 1, 1], np.int32)
 _class_circle = sk.class_entry(
     "Circle", wrt=("y_pred", "sample_weight"), cases=sk.strategy(sk.circle_cases, "class"),
     scale=_scale_circle, tol=CIRCLE_TOL,
+    overflows=_overflows_f32,       # (float64 embeddings Keras narrows may overflow float32)
     examples=[kex("4 unit embeddings, 2 labels", {"y_true": CL_Y, "y_pred": CL_P}),
               kex("gamma 1, margin 0.25, keep the diagonal", {"y_true": CL_Y, "y_pred": CL_P},
                   {"gamma": 1.0, "margin": 0.25, "remove_diagonal": False}),

@@ -66,6 +66,10 @@ class _Ctx:
         self.tf_dt = np.dtype(tf_dt)
         e = _eps(self.tf_dt)
         self.ny = 1.0 if y0.dtype.kind == "f" and _eps(y0.dtype) < e else 0.0
+        # below this a label is 0 to TF (its CPU reads denormals as 0; a cast
+        # between float32 and float64 flushes those of either type)
+        self.y_tiny = max(float(np.finfo(self.tf_dt).tiny),
+                          float(np.finfo(y0.dtype).tiny) if y0.dtype.kind == "f" else 0.0)
         self.np_ = 1.0 if p0.dtype.kind == "f" and _eps(p0.dtype) < e else 0.0
         ys, ps = (_rank_fix(self.ys0, self.ps0) if rankfix else (self.ys0, self.ps0))
         self.ys, self.ps = ys, ps
@@ -214,7 +218,7 @@ def _e_logcosh(c):
 
 def _hinge_t(c):
     y = c.y
-    binary = bool(np.all((y == 0) | (y == 1))) if y.size else True
+    binary = bool(np.all((np.abs(y) < c.y_tiny) | (y == 1))) if y.size else True
     return (2 * c.yb - 1, 2.0) if binary else (c.yb, 1.0)
 
 
@@ -721,10 +725,13 @@ FN_TOL = {k: v for k, v in TOL.items() if k != "sample_weight"}
 
 def _overflows(case):
     """float64 terms beyond float32's range in a narrowed case (TF's float32
-    overflows to inf where cyloss' float64 does not)."""
-    for k in ("y_true", "y_pred"):
-        a = np.asarray(case.args[k])
-        if a.dtype.kind == "f" and a.size:
+    overflows where cyloss' float64 does not): data, or float sample weights
+    whose products with the losses can leave float32's range (|w| >= 1e15; a
+    float32 weight near its maximum too)."""
+    for k in ("y_true", "y_pred", "sample_weight"):
+        a = case.args.get(k)
+        a = None if a is None else np.asarray(a)
+        if a is not None and a.dtype.kind == "f" and a.size:
             m = np.abs(a[np.isfinite(a)])
             if m.size and m.max() >= 1e15:
                 return True

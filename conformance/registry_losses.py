@@ -201,18 +201,26 @@ def _m_sigmoid(z, x, n, ls):
 # ---------------------------------------------------------- core reduction --
 
 def _weights64(case, wname, shape=None):
+    """The weights as float64, non-finite entries kept (see _core_reduce)."""
     w = case.args.get(wname, 1.0)
-    return _arr(w)
+    return np.asarray(w, np.float64)
 
 
 def _core_reduce(case, L, T, dy, wname="weights", w=None, reduction=None):
     """Scales through tf.compat.v1.losses.compute_weighted_loss (sec. 2.2):
     returns (value scale, G = |upstream of each loss element|, GT = the
-    magnitude of its error terms, weights-gradient scale or None)."""
+    magnitude of its error terms, weights-gradient scale or None).
+    `w`: the weights as float64 with their non-finite entries: the
+    denominator D counts an inf/NaN weight as present (SUM_BY_NONZERO) and
+    sums it (MEAN) as TF does; the magnitudes use fin(w) (an inf/NaN weight
+    makes its own outputs non-finite, compared exactly, and d/dweights of
+    w * loss does not depend on w)."""
     red = case.options.get("reduction", SBNZ) if reduction is None else reduction
-    w = _weights64(case, wname) if w is None else w
+    wraw = _weights64(case, wname) if w is None else np.asarray(w, np.float64)
+    w = fin(wraw)
     shape = L.shape
     wb = np.broadcast_to(w, shape)
+    wrb = np.broadcast_to(wraw, shape)
     aw, aL = np.abs(wb), np.abs(L)
     d = np.abs(np.asarray(dy, np.float64))
     n = L.size
@@ -228,9 +236,9 @@ def _core_reduce(case, L, T, dy, wname="weights", w=None, reduction=None):
     elif red == "weighted_sum_over_batch_size":
         D = float(n)
     elif red == MEAN:
-        D = float(np.sum(wb))
+        D = float(np.sum(wrb))
     else:
-        D = float(np.count_nonzero(wb))
+        D = float(np.count_nonzero(wrb))
     if D == 0 or n == 0:            # div_no_nan: exact zeros on both sides
         z = np.zeros(shape)
         return np.zeros(()), z, z, np.zeros(w.shape)
@@ -845,7 +853,7 @@ def scale_sparse_loss(case, ref, dy, contrib=False, names=("labels", "logits")):
     L, T, loc = _sparse_model(case, a_name, b_name)
     wn = _wname(case)
     w0 = case.args.get(wn, 1.0)
-    w = _arr(w0)
+    w = np.asarray(w0, np.float64)      # non-finite kept: _core_reduce counts them
     if w.ndim == L.ndim + 1 and w.shape[-1] == 1 and not contrib:
         w = w.reshape(w.shape[:-1])
     red = _contrib_reduce if contrib else _core_reduce
@@ -1027,8 +1035,13 @@ def _c_pairwise(first="predictions", second="labels"):
 def _contrib_reduce(case, L, T, dy, w=None):
     """Scales through the contrib reduction (sec. 2.6)."""
     wn = _wname(case)
-    w0 = _arr(case.args.get(wn, 1.0)) if w is None else w
+    w0 = np.asarray(case.args.get(wn, 1.0), np.float64) if w is None else w
     wk = w0.reshape(w0.shape[:-1]) if w0.ndim > 1 and w0.shape[-1] == 1 else w0
+    # #present counts an inf/NaN weight (TF's count_nonzero does); the
+    # magnitudes use fin(w): d/dweights of w * loss does not depend on w, and
+    # the outputs an inf/NaN weight reaches are non-finite (compared exactly)
+    nz = np.count_nonzero(wk)
+    wk = fin(wk)
     k, r = wk.ndim, L.ndim
     d = np.abs(np.asarray(dy, np.float64))
     rest = int(np.prod(L.shape[k:])) if r > k else 1
@@ -1037,9 +1050,9 @@ def _contrib_reduce(case, L, T, dy, w=None):
     inner_a = np.sum(aL, axis=axes) if axes else aL
     inner_T = np.sum(T, axis=axes) if axes else T
     if k == 0:
-        nn = float(L.size) if wk != 0 else 0.0
+        nn = float(L.size) if nz else 0.0
     else:
-        nn = float(np.count_nonzero(wk)) * rest
+        nn = float(nz) * rest
     if nn == 0 or L.size == 0:
         z = np.zeros(L.shape)
         return np.zeros(()), z, z, np.zeros(w0.shape)

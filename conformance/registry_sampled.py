@@ -121,6 +121,27 @@ def _snap(arrs):
     return [(a.shape, a.dtype.str, np.ascontiguousarray(a).tobytes()) for a in arrs]
 
 
+def tf_log_counts(counts, dtype):
+    """TF's CPU log of an expected-count tensor (float64 model, measured on TF
+    2.21): TF's threads treat a denormal count as zero (-inf, either sign),
+    except in a float32 tensor's last n % 8 elements (Eigen's scalar tail,
+    glibc's logf): log(2^-150) for a positive denormal, NaN for a negative one."""
+    c = np.asarray(counts, np.float64)
+    flat = c.reshape(-1)
+    den = (np.abs(flat) < np.finfo(dtype).tiny) & (flat != 0)
+    out = np.log(np.where(den, 0.0, flat))
+    if np.dtype(dtype) == np.float32:
+        tail = np.arange(flat.size) >= flat.size // 8 * 8
+        out = np.where(den & tail, np.where(flat > 0, -150 * np.log(2.0), np.nan), out)
+    return out.reshape(c.shape)
+
+
+def _mul0(a, b):
+    """a * b where an exact zero factor contributes exactly 0, also against an
+    infinite magnitude (as it does in TF: p = 0 takes no error from its logit)."""
+    return np.where(a == 0, 0.0, a * b)
+
+
 def sampled_scale(entry, case, dy, ref):
     """Magnitudes of the terms behind each output (float64, class order)."""
     a = case.args
@@ -131,12 +152,10 @@ def sampled_scale(entry, case, dy, ref):
     s = np.asarray(a["sampled_candidates"])
     n_b, d = x.shape
     ids = np.concatenate([lab, np.broadcast_to(s, (n_b, s.size))], axis=1)    # [B, n]
-    tec = np.broadcast_to(np.asarray(a["true_expected_count"], np.float64), (n_b, nt))
-    sec = np.broadcast_to(np.asarray(a["sampled_expected_count"], np.float64), (s.size,))
-    logq = np.concatenate([np.log(tec), np.broadcast_to(np.log(sec), (n_b, s.size))], axis=1)
-    Wi = W[ids]                                                            # [B, n, D]
-    terms = np.einsum("bd,bnd->bn", np.abs(x), np.abs(Wi)) + np.abs(b[ids]) + np.abs(logq)
-    logits = np.einsum("bd,bnd->bn", x, Wi) + b[ids] - logq
+    dt = np.asarray(a["inputs"]).dtype
+    tec = np.broadcast_to(tf_log_counts(a["true_expected_count"], dt), (n_b, nt))
+    sec = np.broadcast_to(tf_log_counts(a["sampled_expected_count"], dt), (s.size,))
+    logq = np.concatenate([tec, np.broadcast_to(sec, (n_b, s.size))], axis=1)
     mask = np.zeros(ids.shape, bool)
     if case.options.get("remove_accidental_hits", not nce):
         for i in range(n_b):
@@ -144,26 +163,38 @@ def sampled_scale(entry, case, dy, ref):
                 hit = np.flatnonzero(s == lab[i, t])
                 if hit.size:
                     mask[i, nt + hit[-1]] = True
+    hit = np.where(mask, FLT_MAX, 0.0)          # TF adds -FLT_MAX to an accidental hit
+    Wi = W[ids]                                                            # [B, n, D]
+    terms = (np.einsum("bd,bnd->bn", np.abs(x), np.abs(Wi)) + np.abs(b[ids]) + hit
+             + np.abs(logq))
+    logits = np.einsum("bd,bnd->bn", x, Wi) + b[ids] - hit - logq
+    # the logit's rounding error (a D-term dot, then b and log q): none where the
+    # logit is +-inf (an infinite log q makes it exactly infinite on both sides);
+    # a magnitude beyond the float64 range is held at its maximum
+    lerr = np.where(np.isinf(logits), 0.0,
+                    np.minimum(terms * acc(d), np.finfo(np.float64).max))
     y = np.zeros(ids.shape)
     y[:, :nt] = 1.0 / nt
     with np.errstate(all="ignore"):
         if nce:
             p = 1 / (1 + np.exp(-logits))
-            gmag = y + p * (1 + terms * acc(d))
-            lossmag = np.maximum(logits, 0) + np.abs(logits * y) + np.log1p(np.exp(-np.abs(logits)))
+            gmag = y + _mul0(p, 1 + lerr)
+            lossmag = (np.maximum(logits, 0) + np.abs(_mul0(y, logits))
+                       + np.log1p(np.exp(-np.abs(logits))))
         else:
-            lg = np.where(mask, -np.inf, logits)
-            m = np.max(lg, axis=1, keepdims=True) if lg.size else lg
-            e = np.exp(lg - m)
+            m = np.max(logits, axis=1, keepdims=True) if logits.size else logits
+            e = np.exp(logits - m)
             p = e / e.sum(axis=1, keepdims=True)
-            tmax = np.max(np.where(mask, 0, terms), axis=1, keepdims=True) if lg.size else 0
-            gmag = y + p * (1 + (terms + tmax) * acc(d) + acc(ids.shape[1]))
+            # the others' logit errors move p_k through the normalization; a
+            # column whose probability is exactly 0 (exp underflowed: an
+            # accidental hit, as a rule) moves nothing
+            tmax = (np.max(np.where(p != 0, lerr, 0), axis=1, keepdims=True)
+                    if logits.size else 0)
+            gmag = y + _mul0(p, 1 + (lerr + tmax) + acc(ids.shape[1]))
             L = np.log(e.sum(axis=1, keepdims=True))
-            lossmag = y * (np.abs(L) + np.abs(lg - m))
-    gmag = np.where(mask, 0, gmag)
-    lossmag = np.where(mask, 0, lossmag)
+            lossmag = _mul0(y, np.abs(L) + np.abs(logits - m))
     n = ids.shape[1]
-    value = (np.sum(gmag * terms, axis=1) * acc(d) + np.sum(lossmag, axis=1) * acc(n))
+    value = np.sum(_mul0(gmag, lerr), axis=1) + np.sum(lossmag, axis=1) * acc(n)
     dyg = np.abs(dy)[:, None] * gmag                                        # [B, n]
     dx = np.einsum("bn,bnd->bd", dyg, np.abs(Wi)) * acc(n)
     dw = np.zeros_like(W)

@@ -40,7 +40,9 @@ How to use (everything below is importable as `from . import samples_keras as sk
   `sk.nar(case)`: 1.0 on such a narrowed CLASS case, 0 otherwise -- function
   forms never narrow; `sk.is_class(case)` tells class cases apart, via the
   keys class_entry registered), never with a loosened k. `always=True` in
-  class_entry: Keras narrows even under dtype="float64" (CTC).
+  class_entry: Keras narrows even under dtype="float64" (CTC). A narrowed
+  case whose terms leave float32's range (the entry's `overflows`) is instead
+  compared with TF computing in float64 (KerasNarrowing.wide_reference).
 
 * Strategies: `sk.draw_reduction(draw, options)` (omitted or one of the six
   values, None included), `sk.draw_dtype_option(draw, dtype, options)`,
@@ -118,11 +120,13 @@ def tf_function(name):
     return call
 
 
-def tf_class(name):
+def tf_class(name, dtype=None):
     """call_tf of a class: tf.keras.losses.<name>(**options)(y_true, y_pred,
-    sample_weight=...) (eager; the engine's GradientTape watches the inputs)."""
+    sample_weight=...) (eager; the engine's GradientTape watches the inputs);
+    `dtype`: the loss dtype TF is given instead of the case's (see
+    KerasNarrowing.wide_reference)."""
     def call(tf, a, o):
-        loss = getattr(tf.keras.losses, name)(**o)
+        loss = getattr(tf.keras.losses, name)(**(o if dtype is None else dict(o, dtype=dtype)))
         return loss(a["y_true"], a["y_pred"], sample_weight=a.get("sample_weight"))
     return call
 
@@ -168,6 +172,10 @@ def _class_check(name, wrt):
                                                           check=None)
         if case.expect:
             return engine._run_error_case(twin, case)
+        if entry.narrowing is not None and entry.narrowing.wide_reference(case):
+            # cyloss (dtype=None, float64 data) against TF computing in float64
+            twin = twins.setdefault((entry.key, "float64"), dataclasses.replace(
+                twin, call_tf=tf_class(name, dtype="float64")))
         return engine._run_value_case(twin, case)
     return check
 
@@ -201,7 +209,17 @@ class KerasNarrowing:
     `dtype` option is None/absent (Keras computes in floatx = float32, its
     float64 gradients come from float32 arithmetic; cyloss computes and
     returns float64, API.md 'never narrows'). With an explicit dtype both
-    sides compute in it: no narrowing."""
+    sides compute in it: no narrowing.
+
+    Where the case's float64 terms leave float32's range (`overflows`), TF's
+    float32 results are not a rounding of cyloss' float64 ones: the overflow
+    gives infinities, but also finite values from them (rsqrt(inf) = 0 in
+    CosineSimilarity's normalization, (-inf)^-0.5 = -0 in CGCE's gradient,
+    where float64 has a number or NaN). Such a case (`wide_reference`) is
+    compared with TF computing in float64 (the class built with
+    dtype="float64", the precision cyloss computes dtype=None float64 data
+    in): no narrowing. Not with `always` (Keras' ctc computes float32 even
+    under dtype="float64": the overflow rule of registry.Narrowing stays)."""
     outputs: tuple
     to: str = "float32"
     reason: str = ("Keras converts inputs to its dtype (floatx = float32 when dtype=None) and "
@@ -209,9 +227,18 @@ class KerasNarrowing:
     overflows: object = None        # case -> bool
     always: bool = False            # also under dtype="float64" (Keras' ctc casts to float32)
 
-    def applies(self, case):
+    def _narrowed(self, case):
         return (case.dtype == "float64" and not case.expect
                 and (self.always or case.options.get("dtype") is None))
+
+    def wide_reference(self, case):
+        """A narrowed case whose terms overflow float32: TF's reference is
+        computed with dtype="float64" (see the class docstring)."""
+        return (not self.always and self.overflows is not None and self._narrowed(case)
+                and bool(self.overflows(case)))
+
+    def applies(self, case):
+        return self._narrowed(case) and not self.wide_reference(case)
 
 
 CLASS_KEYS = {}      # key of every class_entry -> its KerasNarrowing
@@ -438,12 +465,16 @@ def keras_reduce(case, L, T, dy, mask=None):
     a = acc(n)
     mws = red == "mean_with_sample_weight" and W is not None
     rel = acc(W.size) * float(np.sum(np.abs(W))) / dd if mws else 0.0
-    value = (np.sum(aw * Tb) + np.sum(P) * (2 + a)) / dd + abs(S) / dd * (rel + 1)
+    # (a zero weight makes its element's terms exact zeros, whatever their size)
+    wT = float(np.sum(np.where(aw == 0, 0.0, aw * Tb)))
+    value = (wT + np.sum(P) * (2 + a)) / dd + abs(S) / dd * (rel + 1)
     G = aw * d / dd
     GT = G * (3 + rel)
     wpe = (aL + Tb) * d / dd * _mask_abs(mask, red, rshape, vfix)
     if mws:
-        wpe = wpe + d * (abs(S) / dd / dd * (1 + a + rel) + aL / dd * rel)   # (dd**2: overflow)
+        # d/dw = L/D - S/D^2: S carries the error of every weighted term (wT), not
+        # only its own rounding
+        wpe = wpe + d * ((abs(S) * (1 + a + rel) + wT) / dd / dd + aL / dd * rel)   # (dd**2: overflow)
     g, gt, ws = back(G, GT, wpe)
     return np.asarray(value), g, gt, ws
 

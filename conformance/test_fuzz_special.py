@@ -88,12 +88,7 @@ def _tf_rejects(entry, case):
 # (key, value class) -> reason: divergences this test found and not fixed yet,
 # listed in the README ("Known differences"). xfail(strict=True) on the default seed and quick
 # mode (another CYLOSS_SEED or mode may draw no affected case: strict=False).
-_SUM_ORDER = ("a sum whose partial sums overflow (values near the float maximum of both "
-              "signs in one sum: a row's probabilities, the sample weights): its result "
-              "(inf, -inf or NaN) depends on the order of the additions, and cyloss' fixed "
-              "order is not Eigen's packet/tree order (README: Known differences)")
-KNOWN = {("keras.CategoricalCrossentropy", "huge"): _SUM_ORDER,
-         ("keras.KLDivergence", "huge"): _SUM_ORDER}
+KNOWN = {}
 
 
 def _params():

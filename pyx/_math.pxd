@@ -17,6 +17,8 @@ cdef extern from "_vec.h" nogil:
     double cyl_rowmax_d(const double *x, Py_ssize_t n)
     float cyl_sum_f(const float *x, Py_ssize_t n)
     double cyl_sum_d(const double *x, Py_ssize_t n)
+    float cyl_tfsum_f(const float *x, Py_ssize_t n, Py_ssize_t first)
+    double cyl_tfsum_d(const double *x, Py_ssize_t n, Py_ssize_t first)
     float cyl_halfsumsq_f(const float *x, Py_ssize_t n)
     double cyl_halfsumsq_d(const double *x, Py_ssize_t n)
     float cyl_dot_f(const float *a, const float *b, Py_ssize_t n)
@@ -81,6 +83,15 @@ cdef inline real rowsum(const real *x, Py_ssize_t n) noexcept nogil:
         return cyl_sum_f(x, n)
     else:
         return cyl_sum_d(x, n)
+
+
+cdef inline real tfsum(const real *x, Py_ssize_t n, Py_ssize_t first) noexcept nogil:
+    # sum in the order of TF's CPU Sum kernel (_vec.h): where partial sums
+    # overflow, the order decides between inf, -inf and NaN
+    if real is float:
+        return cyl_tfsum_f(x, n, first)
+    else:
+        return cyl_tfsum_d(x, n, first)
 
 
 cdef inline real rowhalfsumsq(const real *x, Py_ssize_t n) noexcept nogil:
@@ -203,10 +214,11 @@ cdef inline real pt_sigmoid_xent(real z, real x, real *dx) noexcept nogil:
     #   value = relu(x) - x*z + log1p(exp(-|x|))
     #   dx    = [x >= 0] - z + (x >= 0 ? -1 : +1) * e/(1+e),  e = exp(-|x|)
     # (= sigmoid(x) - z; 0.5 - z at x = 0; finite at x = +-inf)
+    cdef real one = 1, zero = 0          # typed: a bare 1 is a C double
     cdef real e = exp_(-fabs_(x))
-    cdef real t = e / (1 + e)
+    cdef real t = e / (one + e)
     if x >= 0:
-        dx[0] = (1 - z) - t
+        dx[0] = (one - z) - t
         return (x - x * z) + log1p_(e)
     dx[0] = -z + t
-    return (0 - x * z) + log1p_(e)
+    return (zero - x * z) + log1p_(e)

@@ -7,10 +7,11 @@ Floats = NDArray[np.float32] | NDArray[np.float64]
 
 def k_sigmoid_xent(labels: Floats, logits: Floats, loss_out: Floats,
                    dlogits_out: Floats | None, n_threads: int) -> None: ...
-def k_weighted_xent(labels: Floats, logits: Floats, pos_weight: Floats, loss_out: Floats,
+def k_weighted_xent(labels: Floats, logits: Floats, pos_weight: Floats, dy: Floats,
+                    loss_out: Floats,
                     dlogits_out: Floats | None, dlabels_out: Floats | None,
                     dpw_out: Floats | None, n_threads: int) -> None: ...
-def k_log_poisson(targets: Floats, log_input: Floats, full: bool, loss_out: Floats,
+def k_log_poisson(targets: Floats, log_input: Floats, full: bool, dy: Floats, loss_out: Floats,
                   dlog_input_out: Floats | None, dtargets_out: Floats | None,
                   n_threads: int) -> None: ...
 

@@ -13,52 +13,68 @@ cdef Py_ssize_t BLOCK = 4096
 WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
 
 
-cdef inline real pt_weighted_xent(real z, real x, real pw, real *dx, real *dz,
+cdef inline real pt_weighted_xent(real z, real x, real pw, real g, real *dx, real *dz,
                                   real *dpw) noexcept nogil:
-    # q = 1 + (pw - 1) z;  c = log1p(exp(-|x|)) + relu(-x)  (= -log sigmoid(x))
-    #   value = (1 - z) x + q c
-    #   dx    = (1 - z) + q (-sign(x) e/(1+e)) + q (-[x < 0])   (sign(0) = 0: 1 - z at x = 0)
-    #   dz    = -x + (pw - 1) c ;  dpw = z c
-    # q multiplies each term of c' apart, as TF's chain rule does: an infinite
-    # q then gives TF's NaN (inf * 0, or inf - inf), not +-inf.
-    cdef real e = exp_(-fabs_(x))
-    cdef real c = log1p_(e) + relu_(-x)
-    cdef real q = 1 + (pw - 1) * z
-    cdef real sg = (x > 0) - (x < 0)
-    cdef real neg = -<real>(x < 0)
-    dx[0] = (1 - z) + q * (-sg * (e / (1 + e))) + q * neg
-    dz[0] = -x + (pw - 1) * c
-    dpw[0] = z * c
-    return (1 - z) * x + q * c
-
-
-cdef inline real pt_log_poisson(real z, real c, bint full, real *dc,
-                                real *dz) noexcept nogil:
-    # value = exp(c) - c z  [+ st(z) where z > 1 or z < 0, else + 0]
-    #   st(z) = z log z - z + 0.5 log(2 pi z)        (Stirling's term)
-    # dc = exp(c) - z ;  dz = -c + (z > 1 or z < 0 ? st'(z) : 0 * st'(z))
-    #   st'(z) = log z + z (1/z) - 1 + 2 pi (0.5 (1/(2 pi z))), TF's chain
-    #   (Log's gradient multiplies by the reciprocal, which TF flushes when
-    #   denormal: z (1/z) is 0 at z = max, NaN at z = inf)
-    # TF differentiates the masked branch too, so dz is NaN at z = 0
-    # (0 * (-inf + inf)) and NaN for z < 0; branch-free so the loop vectorizes.
-    # TF's CPU kernels treat a denormal z as 0 (flush-to-zero): then
-    # c z = -inf * 0 = NaN at c = -inf, and the full loss' derivative is NaN
-    cdef real one = 1, half = <real>0.5, two_pi = <real>6.283185307179586
+    # TF's graph, op by op (nn_impl.py):  s = pw - 1;  q = 1 + s z;  u = 1 - z
+    #   e = exp(-|x|);  c = log1p(e) + relu(-x);  value = u x + q c
+    # and the gradients its autodiff builds for the upstream g, each product
+    # in TF's order (so the same intermediates overflow, or give 0 * inf = NaN):
+    #   dq = g c;  dc = q g;  relu's gradient dc [-x > 0] (ReluGrad multiplies);
+    #   log1p then exp: (dc (1/(1 + e))) e;  abs: times sign(x) (sign(0) = 0)
+    #   dx = (u g + -(relu path)) + -(abs path)    (the tape's AddN order)
+    #   dz = -(g x) + s dq ;  dpw = dq z
+    # TF's CPU treats denormal inputs as 0 and flushes a denormal exp(-|x|).
+    # (Constants typed: Cython writes a bare 1 as a double.)
+    cdef real one = 1
     z = daz_(z)
-    cdef real ec = exp_(c)
-    cdef real v = ec - c * z
-    cdef real lz, st, dst
-    cdef bint big
-    dc[0] = ec - z
-    dz[0] = -c
+    x = daz_(x)
+    pw = daz_(pw)
+    g = daz_(g)
+    cdef real s = pw - one
+    cdef real q = one + s * z
+    cdef real u = one - z
+    cdef real e = daz_(exp_(-fabs_(x)))
+    cdef real c = log1p_(e) + relu_(-x)
+    cdef real sg = <real>(x > 0) - <real>(x < 0)
+    cdef real dq = g * c
+    cdef real dc = q * g
+    cdef real drelu = dc * <real>(-x > 0)
+    cdef real dabs = daz_((dc * (one / (one + e))) * e)
+    dx[0] = (u * g + -drelu) + (-dabs) * sg
+    dz[0] = -(g * x) + s * dq
+    dpw[0] = dq * z
+    return u * x + q * c
+
+
+cdef inline real pt_log_poisson(real z, real c, bint full, real g, real *dc,
+                                real *dz) noexcept nogil:
+    # TF's graph (nn_impl.py): value = exp(c) - c z  [+ where(0 <= z <= 1, 0, st)]
+    #   st = (z log z - z) + 0.5 log(2 pi z)            (Stirling's term)
+    # and the gradients its autodiff builds for the upstream g, each product
+    # in TF's order, so the same intermediates overflow or give 0 * inf = NaN:
+    #   dc = g exp(c) + (-g) z
+    #   dz = (((c (-g) + -h) + h log z) + (z h) (1/z)) + 2 pi ((0.5 h) (1/(2 pi z)))
+    # (the tape's AddN order) with h = g where the Stirling term is taken, else
+    # 0: where()'s gradient is 0 on the untaken side, which the chain still
+    # multiplies (NaN at z = 0: 0 * -inf). Log's gradient multiplies by the
+    # reciprocal, which TF's CPU flushes when denormal; it also treats
+    # denormal inputs (and upstreams) as 0.
+    cdef real one = 1, zero = 0, half = <real>0.5, two_pi = <real>6.283185307179586
+    cdef real ec, v, lz, st, h
+    z = daz_(z)
+    c = daz_(c)
+    g = daz_(g)
+    ec = exp_(c)
+    v = ec - c * z
+    dc[0] = g * ec + (-g) * z
+    dz[0] = c * (-g)
     if full:
         lz = log_(z)
         st = (z * lz - z) + half * log_(two_pi * z)
-        dst = ((lz + z * daz_(one / z)) - one) + two_pi * (half * daz_(one / (two_pi * z)))
-        big = (z > 1) | (z < 0)
-        v = v + (st if big else <real>0)
-        dz[0] = -c + (dst if big else <real>0 * dst)
+        h = g if (z > 1) | (z < 0) else zero
+        v = v + (st if (z > 1) | (z < 0) else zero)
+        dz[0] = (((dz[0] + -h) + h * lz) + (z * h) * daz_(one / z)) + \
+            two_pi * daz_((half * h) * daz_(one / (two_pi * z)))
     return v
 
 
@@ -87,6 +103,7 @@ def k_sigmoid_xent(const real[::1] labels,     # IN
 def k_weighted_xent(const real[::1] labels,     # IN
                     const real[::1] logits,     # IN
                     const real[::1] pos_weight, # IN, length n or 1 (broadcast)
+                    const real[::1] dy,         # IN, the upstream: length n or 1
                     real[::1] loss_out,         # OUT
                     real[::1] dlogits_out,      # OUT or None (then all grads None)
                     real[::1] dlabels_out,      # OUT or None
@@ -95,6 +112,7 @@ def k_weighted_xent(const real[::1] labels,     # IN
     cdef Py_ssize_t n = logits.shape[0], b, k, lo, hi
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t pws = 1 if pos_weight.shape[0] > 1 else 0
+    cdef Py_ssize_t dys = 1 if dy.shape[0] > 1 else 0
     cdef bint grad = dlogits_out is not None
     cdef real d1, d2, d3
     for b in prange(n_blocks, schedule="static", nogil=True,
@@ -104,24 +122,26 @@ def k_weighted_xent(const real[::1] labels,     # IN
         if grad:
             for k in range(lo, hi):
                 loss_out[k] = pt_weighted_xent(labels[k], logits[k], pos_weight[k * pws],
-                                               &dlogits_out[k], &dlabels_out[k],
-                                               &dpw_out[k])
+                                               dy[k * dys], &dlogits_out[k],
+                                               &dlabels_out[k], &dpw_out[k])
         else:
             for k in range(lo, hi):
                 d1 = d2 = d3 = 0    # private to the thread, so the loop vectorizes
                 loss_out[k] = pt_weighted_xent(labels[k], logits[k], pos_weight[k * pws],
-                                               &d1, &d2, &d3)
+                                               dy[k * dys], &d1, &d2, &d3)
 
 
 def k_log_poisson(const real[::1] targets,     # IN
                   const real[::1] log_input,   # IN
                   bint full,
+                  const real[::1] dy,          # IN, the upstream: length n or 1
                   real[::1] loss_out,          # OUT
                   real[::1] dlog_input_out,    # OUT or None (then both None)
                   real[::1] dtargets_out,      # OUT or None
                   int n_threads):
     cdef Py_ssize_t n = log_input.shape[0], b, k, lo, hi
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t dys = 1 if dy.shape[0] > 1 else 0
     cdef bint grad = dlog_input_out is not None
     cdef real d1, d2
     for b in prange(n_blocks, schedule="static", nogil=True,
@@ -130,12 +150,13 @@ def k_log_poisson(const real[::1] targets,     # IN
         hi = min(lo + BLOCK, n)
         if grad:
             for k in range(lo, hi):
-                loss_out[k] = pt_log_poisson(targets[k], log_input[k], full,
+                loss_out[k] = pt_log_poisson(targets[k], log_input[k], full, dy[k * dys],
                                              &dlog_input_out[k], &dtargets_out[k])
         else:
             for k in range(lo, hi):
                 d1 = d2 = 0         # private to the thread, so the loop vectorizes
-                loss_out[k] = pt_log_poisson(targets[k], log_input[k], full, &d1, &d2)
+                loss_out[k] = pt_log_poisson(targets[k], log_input[k], full, dy[k * dys],
+                                             &d1, &d2)
 
 
 # ---------------------------------------------------------------------------
@@ -320,8 +341,13 @@ cdef inline real focal_logits(real z, real x, real gm, real alpha, real g, real 
     cdef real b = ((x if pos else zero) - x * z) + log1p_(e)
     # sigmoid as TF's CPU kernel rounds it, e^x / (1 + e^x) (1 where e^x
     # overflows): it stays below 1 up to x ~ 37 in float64, where 1 / (1 + e^-x)
-    # rounds to 1 and would zero the focal factor's gradient
-    cdef real ex = exp_(x)
+    # rounds to 1 and would zero the focal factor's gradient. Eigen's float32
+    # logistic clamps x at 16.6355324 (e^x = 2^24: the quotient is exactly 1
+    # from there on; unclamped it would be 0.99999994 or 0.9999999 up to ~17.3)
+    cdef real xs = x
+    if real is float:
+        xs = <real>16.6355324 if x > <real>16.6355324 else x
+    cdef real ex = exp_(xs)
     cdef real p = one if ex == <real>INFINITY else ex / (one + ex)
     cdef real L = focal_factor(z, p, b, gm, alpha, g, &gb, &gpt, &dw)
     dp = gpt * z + -(gpt * (one - z))
@@ -378,6 +404,11 @@ cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         gq = g if ae <= p1 else zero            # where(): the untaken branch gets 0, which
         gs = zero if ae <= p1 else g            # an overflowing e * 2 turns into NaN
         db[0] = (gq * half) * (e * two) + (gs * p1) * sign_(e)
+        da[0] = -db[0]
+    elif kind_t is TLogCosh:                    # e + softplus(e * -2) - log 2, e = b - a
+        e = b - a                               # the e term's g, plus SoftplusGrad's
+        gs = daz_(g / (exp_(-(e * -two)) + one))   # dy / (exp(-x) + 1) times -2 (so an
+        db[0] = g + gs * -two                   # infinite g gives inf - inf = NaN, as TF)
         da[0] = -db[0]
     elif kind_t is TMape:                       # |(a - b) / max(|a|, eps)|, inputs DAZ
         a = daz_(a)
@@ -490,9 +521,7 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         e = b - a
         t = -2 * e
         u = exp_(-fabs_(t))
-        dB = 1 - 2 * (1 / (1 + exp_(-t)))      # softplus' = sigmoid (TF's SoftplusGrad)
-        da[0] = -dB * g
-        db[0] = dB * g
+        tf_chain(tag, a, b, p1, g, da, db)
         return (e + (relu_(t) + log1p_(u))) - p1        # p1 = log 2 as Keras rounds it
     elif kind_t is TPoisson:                    # b - a log(b + eps)
         tf_chain(tag, a, b, p1, g, da, db)

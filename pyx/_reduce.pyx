@@ -4,7 +4,7 @@ partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
 from _types cimport real, label_t
-from _math cimport rowsum, rowhalfsumsq
+from _math cimport rowsum, rowhalfsumsq, tfsum
 
 cdef Py_ssize_t BLOCK = 4096
 
@@ -26,6 +26,17 @@ def k_sum(const real[::1] x,          # IN
         else:
             partials[b] = rowsum(&x[lo], min(BLOCK, n - lo))
     return rowsum(&partials[0], n_blocks)
+
+
+def k_tfsum_rows(const real[:, ::1] x,     # IN [n_rows, n], n >= 1
+                 real[::1] out,            # OUT [n_rows]
+                 int n_threads):
+    """out[i] = sum(x[i, :]) in the order of TF's CPU Sum over the last axis
+    (row i starts at element i * n of the tensor)."""
+    cdef Py_ssize_t n_rows = x.shape[0], n = x.shape[1], i
+    for i in prange(n_rows, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        out[i] = tfsum(&x[i, 0], n, i * n)
 
 
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)

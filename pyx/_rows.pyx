@@ -8,7 +8,7 @@ where the clip is active, as TF's clip_by_value). prange over rows; every row
 sum has a fixed order (_vec.h lanes), so the bits do not depend on threads."""
 from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
-from _math cimport log_, rowmax, rowsum, rowdot, expsum, rowdiv, pow_, clip_, daz_
+from _math cimport log_, rowmax, rowsum, tfsum, rowdot, expsum, rowdiv, pow_, clip_, daz_
 
 cdef enum:
     R_CCE = 0               # -sum y log c
@@ -19,13 +19,15 @@ KINDS = {"cce": R_CCE, "focal": R_FOCAL, "focal_logits": R_FOCAL_LOGITS}
 
 
 cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
-                          const real *alpha, bint per_class, real eps, real gamma, real g,
+                          Py_ssize_t first, const real *alpha, bint per_class, real eps, real gamma, real g,
                           real *p, real *t, real *u, real *v, bint want_dx) noexcept nogil:
     # p, t, u, v: scratch rows of n. On return t = the loss terms, u = d/dx
     # (if want_dx), v = d/dy for the upstream g of the row, in the order TF's
     # autodiff builds them (g enters each term first, the clip selects, o = p / S
     # gives d/dp_k = go_k / S + sum_j go_j ((-p_j / S) / S)), so infinities and
-    # NaNs land where TF's do; g = 1 gives the local derivatives.
+    # NaNs land where TF's do; g = 1 gives the local derivatives. The row's
+    # sums are added in TF's order (`first`: the row's offset in the tensor),
+    # so that overflowing partial sums give TF's inf or NaN.
     cdef Py_ssize_t k
     cdef real one = 1, zero = 0
     cdef real m, s, o, c, lc, hi = one - eps, su, sg, a, mf, gn, cce, gwf, dc, yk
@@ -38,7 +40,7 @@ cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
     else:
         for k in range(n):
             p[k] = daz_(x[k])
-    s = rowsum(p, n)
+    s = tfsum(p, n, first)
     if kind == R_CCE:                       # -sum(y log c)
         gn = -g
         for k in range(n):
@@ -65,7 +67,7 @@ cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
                 + (gwf * (-yk)) * (one / c)        # TF's pow gradient, then the log's
             u[k] = dc if (o >= eps) & (o <= hi) else zero
             v[k] = -(gwf * lc)
-    m = rowsum(t, n)                        # the row's loss (t is scratch below)
+    m = tfsum(t, n, first)                  # the row's loss (t is scratch below)
     if want_dx:
         # o = p / S:  d/dp_k = u_k / S + sum_j u_j ((-p_j / S) / S), with 1/S
         # multiplied (the same infinities and NaNs as TF's divisions: S = 0
@@ -118,7 +120,7 @@ def k_prob_xent(int kind,
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         sc = &scratch[threadid(), 0]
-        loss_out[i] = prob_row(kind, &y[i, 0], &x[i, 0], n, &alpha[i * arow, 0], per_class,
+        loss_out[i] = prob_row(kind, &y[i, 0], &x[i, 0], n, i * n, &alpha[i * arow, 0], per_class,
                                <real>eps, <real>gamma, g[i] if gup else <real>1, sc, sc + n,
                                &dx_out[i, 0] if gx else sc + 2 * n,
                                &dy_out[i, 0] if gy else sc + 3 * n, gx)

@@ -8,10 +8,11 @@ Floats = NDArray[np.float32] | NDArray[np.float64]
 Ids = NDArray[np.int64]
 
 def k_hits(labels: Ids, uniq: Ids, last_pos: Ids, hitpos_out: Ids, n_threads: int) -> None: ...
-def k_sampled_forward(x: Floats, table: Floats, rows_true: Ids, b_true: Floats, tec: Floats,
-                      samp: Floats, b_samp: Floats, sec: Floats, hitpos: Ids | None,
-                      lab: Floats, nce: bool, logits_out: Floats, loss_out: Floats,
-                      g_out: Floats | None, log_sec: Floats, scratch: Floats,
+def k_log_counts(counts: Floats, log_out: Floats) -> None: ...
+def k_sampled_forward(x: Floats, table: Floats, rows_true: Ids, b_true: Floats,
+                      log_tec: Floats, samp: Floats, b_samp: Floats, log_sec: Floats,
+                      hitpos: Ids | None, lab: Floats, nce: bool, logits_out: Floats,
+                      loss_out: Floats, g_out: Floats | None, scratch: Floats,
                       n_threads: int) -> None: ...
 def k_sampled_dx(g: Floats, table: Floats, rows_true: Ids, dx_inout: Floats,
                  n_threads: int) -> None: ...

@@ -16,10 +16,17 @@ shared between iterations, the bits do not depend on the thread count.
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from _types cimport real
-from _math cimport log_, rowdot, rowsum, xent_row, pt_sigmoid_xent
+from libc.math cimport INFINITY, NAN
+from _math cimport log_, daz_, rowdot, rowsum, xent_row, pt_sigmoid_xent
 
 # TF adds cast(-FLT_MAX, logits dtype) to the logit of an accidental hit.
 cdef double NEG_FLT_MAX = -3.4028234663852886e38
+# TF's CPU Log evaluates a float32 tensor in packets of 8 (AVX) and its last
+# n % 8 elements one by one with glibc's logf; there, with TF's threads
+# treating denormals as zero, a positive denormal normalizes to the bits of
+# 2^-150 and its log is this float32 (measured on TF 2.21: -103.97208).
+cdef float DAZ_LOGF = -103.97208
+cdef Py_ssize_t LOG_PACKET_F = 8
 
 
 def k_hits(const int64_t[::1] labels,        # IN [B * nt] true ids, row-major
@@ -48,18 +55,43 @@ def k_hits(const int64_t[::1] labels,        # IN [B * nt] true ids, row-major
             hitpos_out[j] = -1
 
 
+cdef inline real count_log(real c, bint scalar_tail) noexcept nogil:
+    """TF's log of an expected count on CPU (TF_SEMANTICS 1.9: subtract_log_q).
+    A denormal count is zero to the vectorized log: -inf whatever its sign
+    (float64 everywhere: TF's log of a float64 denormal is always -inf). In a
+    float32 tensor's scalar tail glibc's logf sees it: DAZ_LOGF if positive,
+    NaN if negative. NaN and +-inf go through log_ (NaN, inf, NaN)."""
+    if daz_(c) != 0:            # a normal number, +-inf or NaN
+        return log_(c)
+    if real is float:
+        if scalar_tail and c != 0:
+            return <real>DAZ_LOGF if c > 0 else <real>NAN
+    return -INFINITY
+
+
+def k_log_counts(const real[::1] counts,     # IN an expected-count tensor, flat (C order)
+                 real[::1] log_out):         # OUT TF's log of each count (count_log)
+    """TF's Log over a whole count tensor: its float32 scalar tail is the last
+    n % 8 elements. Tiny (S or B * nt elements): one thread."""
+    cdef Py_ssize_t n = counts.shape[0], k
+    cdef Py_ssize_t packed = (n // LOG_PACKET_F) * LOG_PACKET_F
+    for k in range(n):
+        log_out[k] = count_log(counts[k], real is float and k >= packed)
+
+
 cdef inline real sampled_row(const real *x, const real *table, Py_ssize_t d,
                              const int64_t *rows_true, const real *b_true,
-                             const real *tec, const real *samp, const real *b_samp,
+                             const real *log_tec, const real *samp, const real *b_samp,
                              const real *log_sec, const int64_t *hitpos,
                              const real *lab, Py_ssize_t nt, Py_ssize_t s,
                              bint nce, real *logit, real *g, real *tmp) noexcept nogil:
     """One example: its logits row (TF_SEMANTICS 1.9, in TF's order of
-    operations), then the loss and G = dloss/dlogits (g may be NULL for
-    softmax; NCE needs g and tmp, both of length nt + s)."""
+    operations; log_tec and log_sec come from k_log_counts), then the loss
+    and G = dloss/dlogits (g may be NULL for softmax; NCE needs g and tmp,
+    both of length nt + s)."""
     cdef Py_ssize_t t, k, hp, n = nt + s
     for t in range(nt):
-        logit[t] = (rowdot(x, table + rows_true[t] * d, d) + b_true[t]) - log_(tec[t])
+        logit[t] = (rowdot(x, table + rows_true[t] * d, d) + b_true[t]) - log_tec[t]
     for k in range(s):
         logit[nt + k] = samp[k] + b_samp[k]
     if hitpos != NULL:
@@ -81,21 +113,20 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
                       const real[:, ::1] table,      # IN [*, D] weight rows
                       const int64_t[::1] rows_true,  # IN [B * nt] table rows of the true ids
                       const real[::1] b_true,        # IN [B * nt] their biases
-                      const real[:, ::1] tec,        # IN [B, nt] true expected counts
+                      const real[:, ::1] log_tec,    # IN [B, nt] log of the true expected counts
                       const real[:, ::1] samp,       # IN [B, S] x @ W_sampled^T
                       const real[::1] b_samp,        # IN [S] sampled biases
-                      const real[::1] sec,           # IN [S] sampled expected counts
+                      const real[::1] log_sec,       # IN [S] log of the sampled expected counts
                       const int64_t[::1] hitpos,     # IN [B * nt] from k_hits, or None
                       const real[::1] lab,           # IN [nt + S] 1/nt then zeros
                       bint nce,                      # sigmoid xent (NCE) or softmax xent
                       real[:, ::1] logits_out,       # OUT [B, nt + S]
                       real[::1] loss_out,            # OUT [B]
                       real[:, ::1] g_out,            # OUT [B, nt + S] dloss/dlogits, or None
-                      real[::1] log_sec,             # scratch [S]
                       real[:, ::1] scratch,          # [n_threads, 2 * (nt + S) + 2]
                       int n_threads):
-    cdef Py_ssize_t n_rows = x.shape[0], d = x.shape[1], nt = tec.shape[1]
-    cdef Py_ssize_t s = samp.shape[1], n = nt + s, i, k
+    cdef Py_ssize_t n_rows = x.shape[0], d = x.shape[1], nt = log_tec.shape[1]
+    cdef Py_ssize_t s = samp.shape[1], n = nt + s, i
     cdef bint grad = g_out is not None, hits = hitpos is not None
     cdef real *tmp
     cdef const real *tab
@@ -104,8 +135,6 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
         return
     if scratch.shape[0] < n_threads or scratch.shape[1] < 2 * n + 2:
         raise ValueError("scratch too small for k_sampled_forward")
-    for k in range(s):
-        log_sec[k] = log_(sec[k])
     tab = &table[0, 0] if table.shape[0] > 0 else NULL
     samp0 = &samp[0, 0] if s > 0 else NULL
     for i in prange(n_rows, schedule="static", nogil=True, num_threads=n_threads,
@@ -113,7 +142,7 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
         # thread scratch: NCE's per-column losses, then G when it is not wanted
         tmp = &scratch[threadid(), 0]
         loss_out[i] = sampled_row(
-            &x[i, 0], tab, d, &rows_true[i * nt], &b_true[i * nt], &tec[i, 0],
+            &x[i, 0], tab, d, &rows_true[i * nt], &b_true[i * nt], &log_tec[i, 0],
             samp0 + i * s, &b_samp[0] if s > 0 else NULL,
             &log_sec[0] if s > 0 else NULL,
             &hitpos[i * nt] if hits else NULL, &lab[0], nt, s, nce,

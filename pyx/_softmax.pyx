@@ -299,7 +299,8 @@ def k_xent_mid(const real[:, :, ::1] logits,     # IN [outer, n_classes, inner]
 #
 # A zero-weight row (padding) skips the softmax when TF's answer does not need
 # it: TF computes ce * 0 and (g * 0) * (softmax - onehot), which are 0 only
-# when ce and the softmax row are finite. They are exactly when the row has
+# when g * 0 (the row's gscale) is 0, not NaN (an inf or NaN upstream g), and
+# ce and the softmax row are finite. They are exactly when the row has
 # no NaN, a finite max m, and x[label] - m does not overflow to -inf (then
 # 0 <= L <= log C and ce = L - (x[label] - m) is finite; a -inf elsewhere in
 # the row is harmless). Any other zero-weight row is computed in full, so
@@ -329,7 +330,8 @@ def k_sparse_xent_weighted(const real[:, ::1] logits,   # IN [n_rows, n_classes]
                            real[:, ::1] dlogits_out,    # OUT (softmax - onehot) * gscale, or None
                            bint need_ce,
                            int n_threads):
-    """Rows with w == 0 whose result is exactly 0 (zero_is_exact) get
+    """Rows with w == 0 (and gscale 0, when gradients are wanted) whose
+    result is exactly 0 (zero_is_exact) get
     cew = w (= ce * w: ce >= 0 is finite, w is +-0) and a zero gradient row
     without any exp; their ce_out is computed only if need_ce (the weights'
     gradient needs it), else set to 0. gscale may be None when dlogits_out
@@ -350,7 +352,8 @@ def k_sparse_xent_weighted(const real[:, ::1] logits,   # IN [n_rows, n_classes]
         raise ValueError("k_sparse_xent_weighted: gradient buffers do not match")
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        if weights[i] == 0 and zero_is_exact(&logits[i, 0], n_classes, labels[i]):
+        if weights[i] == 0 and (not grad or gscale[i] == 0) and \
+                zero_is_exact(&logits[i, 0], n_classes, labels[i]):
             if need_ce:
                 ce_out[i] = sparse_xent_row(&logits[i, 0], n_classes, labels[i], NULL)
             else:

@@ -16,6 +16,7 @@
 #ifndef CYLOSS_VEC_H
 #define CYLOSS_VEC_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -512,9 +513,18 @@ static inline void cyl_block_softmax_##S(const T *x, ptrdiff_t r, ptrdiff_t n, \
                 p[i * n + k] = e[k][i];                                       \
     }                                                                         \
 }                                                                             \
+/* A denormal v as a zero of its sign: TF's CPU kernels treat denormal      \
+ * inputs as zero (DAZ). */                                                   \
+static inline T cyl_daz_##S(T v)                                              \
+{                                                                             \
+    const T tiny = sizeof(T) == sizeof(float) ? (T)FLT_MIN : (T)DBL_MIN;      \
+    return (v < tiny && v > -tiny) ? v * (T)0 : v;                            \
+}                                                                             \
+                                                                              \
 /* Dense softmax cross-entropy of one row, labels y (contiguous).             \
  * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \
  * dx = e/sum - y (TF's convention: not scaled by sum(y)), dy_k = L - s_k.   \
+ * Denormal labels count as 0 (DAZ, as TF's CPU kernel reads them).          \
  * Either gradient pointer may be NULL; pf (or NULL) is the next row, to   \
  * prefetch while this one is worked. */                                      \
 static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
@@ -525,11 +535,12 @@ static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
     T L = (T)log(sum);                                                        \
     if (dx)                                                                   \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
-            dx[k] = dx[k] / sum - y[k];                                       \
+            dx[k] = dx[k] / sum - cyl_daz_##S(y[k]);                          \
     if (dlab)                                                                 \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
             dlab[k] = L - (x[k] - m);                                         \
-    CYL_CHUNKED(T, S, y[k] * (L - (x[k] - m)), y[k] * (L - (x[k] - m)))       \
+    CYL_CHUNKED(T, S, cyl_daz_##S(y[k]) * (L - (x[k] - m)),                   \
+                cyl_daz_##S(y[k]) * (L - (x[k] - m)))                         \
 }                                                                             \
                                                                               \
 /* Sparse softmax cross-entropy of one row: loss = L - s_label;               \
@@ -566,5 +577,63 @@ CYL_DEFINE(float, f)
 CYL_DEFINE(double, d)
 
 #undef CYL_DEFINE
+
+/* ------------------------------------------------ TensorFlow's sum order --
+ * sum_k x[k] added in the order of TF's CPU Sum kernel (Eigen's inner-most
+ * reduction as compiled into TF's x86 wheels: 32-byte packets, P = 8 floats
+ * or 4 doubles; checked bit for bit against tf.reduce_sum). Where a sum's
+ * partial sums overflow (values near the maximum of both signs), only this
+ * order gives TF's inf, -inf or NaN. `first` is the row's offset in the
+ * tensor: TF splits a long row at a packet boundary counted from there.
+ *  - A row of more than 1024 P elements: two parts, the first ending at the
+ *    packet boundary at or after its middle; each part summed the same way;
+ *    then 0 + left + right.
+ *  - Otherwise: whole blocks of 4 P into four packet accumulators, which are
+ *    then added (((a0 + a1) + a2) + a3); the whole packets left into a0; the
+ *    last n mod P elements added one by one from 0; that scalar plus the lanes
+ *    of a0 folded in halves (lane j + lane j + P/2, and again).
+ * Same operations at every SIMD level (gcc vectorizes the lane loops).
+ * TF shards reductions of more than about 10^5 elements across its threads;
+ * this is its one-thread order. */
+#define CYL_TFSUM(T, S)                                                       \
+static inline T cyl_tfsum_leaf_##S(const T *x, ptrdiff_t n)                   \
+{                                                                             \
+    enum { P = 32 / sizeof(T) };                                              \
+    T acc[4 * P] = {0};                                                       \
+    ptrdiff_t k = 0;                                                          \
+    if (n >= 4 * P) {                                                         \
+        const ptrdiff_t n4 = n - n % (4 * P);                                 \
+        for (; k < n4; k += 4 * P)                                            \
+            for (int j = 0; j < 4 * P; j++)                                   \
+                acc[j] += x[k + j];                                           \
+        for (int j = 0; j < P; j++)                                           \
+            acc[j] = ((acc[j] + acc[P + j]) + acc[2 * P + j]) + acc[3 * P + j]; \
+    }                                                                         \
+    for (; k + P <= n; k += P)                                                \
+        for (int j = 0; j < P; j++)                                           \
+            acc[j] += x[k + j];                                               \
+    T tail = 0;                                                               \
+    for (; k < n; k++)                                                        \
+        tail += x[k];                                                         \
+    for (int w = P / 2; w > 0; w /= 2)                                        \
+        for (int j = 0; j < w; j++)                                           \
+            acc[j] += acc[j + w];                                             \
+    return tail + acc[0];                                                     \
+}                                                                             \
+static T cyl_tfsum_##S(const T *x, ptrdiff_t n, ptrdiff_t first)              \
+{                                                                             \
+    const ptrdiff_t P = 32 / (ptrdiff_t)sizeof(T);                            \
+    if (n <= 1024 * P)                                                        \
+        return cyl_tfsum_leaf_##S(x, n);                                      \
+    const ptrdiff_t split = P * ((first + (n + 1) / 2 + P - 1) / P);          \
+    const ptrdiff_t left = split - first < n ? split - first : n;             \
+    T s = (T)0 + cyl_tfsum_##S(x, left, first);                               \
+    if (left < n)                                                             \
+        s = s + cyl_tfsum_##S(x + left, n - left, split);                     \
+    return s;                                                                 \
+}
+CYL_TFSUM(float, f)
+CYL_TFSUM(double, d)
+#undef CYL_TFSUM
 
 #endif /* CYLOSS_VEC_H */

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _kernels
 from ._errors import InvalidArgumentError
+from ._threads import for_work
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 LABEL_INTS = (np.dtype(np.int32), np.dtype(np.int64))
@@ -124,13 +125,35 @@ def unrows(two, moved_shape, axis, ndim):
 
 
 def reduce_to(g, shape):
-    """Sum a broadcast gradient back to the shape of the input it came from."""
+    """Sum a broadcast gradient back to the shape of the input it came from
+    (as TF's broadcast gradient does: in its order of additions where the
+    summed axes are all of g's or its last ones, see tf_sum)."""
     if g.shape == tuple(shape):
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return tf_sum(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def tf_sum(a, axis=None, keepdims=False):
+    """np.sum(a, axis) of a float array with TF's order of additions (its CPU
+    Sum kernel, _vec.h cyl_tfsum) when the summed axes are all of a's or its
+    last ones: the order decides inf, -inf or NaN where partial sums overflow.
+    Other axes: NumPy's sum (TF's order there is not reproduced)."""
+    a = np.asarray(a)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        sorted(normalize_axis(x, a.ndim) for x in np.atleast_1d(axis)))
+    n = int(np.prod([a.shape[x] for x in axes], dtype=np.int64))
+    if (a.dtype not in (np.float32, np.float64) or n == 0
+            or axes != tuple(range(a.ndim - len(axes), a.ndim))):
+        return np.sum(a, axis=axes, keepdims=keepdims)
+    rows_ = np.ascontiguousarray(a).reshape(-1, n)
+    out = np.empty(rows_.shape[0], a.dtype)
+    _kernels.K.reduce.k_tfsum_rows(rows_, out, for_work(a.size))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(a.shape)) if keepdims \
+        else a.shape[:a.ndim - len(axes)]
+    return out.reshape(kept)
 
 
 def flush_denormals(a, tiny=None):
@@ -141,6 +164,6 @@ def flush_denormals(a, tiny=None):
     divisions by a tiny total). NaN stays NaN; `a` itself is returned when
     nothing is flushed."""
     a = np.asarray(a)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):     # (NaN compares false; inf * 0 is not kept)
         small = np.abs(a) < (np.finfo(a.dtype).tiny if tiny is None else tiny)
-    return np.where(small, a * a.dtype.type(0), a) if small.any() else a
+        return np.where(small, a * a.dtype.type(0), a) if small.any() else a

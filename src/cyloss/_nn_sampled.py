@@ -7,7 +7,10 @@ true labels [B, num_true] followed by the S sampled candidates; the true
 logits are the row-wise dots x_i . W[label] + b[label] (a compiled gather and
 dot), the sampled logits x @ W_sampled^T + b_sampled (BLAS through NumPy);
 accidental hits get cast(-FLT_MAX) added at the LAST sampled position of a
-repeated id; log(expected count) is subtracted from both; then the sum of
+repeated id; log(expected count) is subtracted from both (TF's CPU log: a
+denormal count counts as zero, -inf, except in the last n % 8 elements of a
+float32 count tensor, where TF's scalar logf gives -103.97208 for a positive
+denormal and NaN for a negative one: k_log_counts); then the sum of
 sigmoid cross-entropies against labels [1/num_true.., 0..] (NCE) or the
 softmax cross-entropy (sampled softmax) per row, with its local gradient G in
 the same pass. Backward: dx = G_s @ W_s + sum_t G_t W[label_t] (BLAS plus a
@@ -342,13 +345,25 @@ def _labels(labels, batch, num_true, need_matrix):
     return lab
 
 
+def _log_counts(counts):
+    """TF's log of an expected-count tensor, on the tensor as given (before any
+    broadcast: where a float32 denormal falls in TF's scalar tail depends on
+    its flat position), by k_log_counts."""
+    flat = np.ascontiguousarray(counts).reshape(-1)
+    out = np.empty_like(flat)
+    _kernels.K.sampled.k_log_counts(flat, out)
+    return out.reshape(np.shape(counts))
+
+
 def _sampled_values(sampled_values, lab, x, num_true, num_sampled, num_classes, seed):
+    """(sampled ids, log of the true expected counts [B, num_true], log of the
+    sampled expected counts [S]), checked."""
     batch = x.shape[0]
     if sampled_values is None:
         sv = log_uniform_candidate_sampler(lab, num_true, num_sampled, True, num_classes,
                                            seed)
         # (cast: TF fails on float64 inputs here, see the module docstring)
-        return sv[0], sv[1].astype(x.dtype), sv[2].astype(x.dtype)
+        return sv[0], _log_counts(sv[1].astype(x.dtype)), _log_counts(sv[2].astype(x.dtype))
     try:
         sampled, tec, sec = sampled_values
     except (TypeError, ValueError):
@@ -373,7 +388,7 @@ def _sampled_values(sampled_values, lab, x, num_true, num_sampled, num_classes, 
                 f"`{nm}` of shape {a.shape} does not broadcast to {list(shape)} (TF would "
                 f"broadcast a [batch_size] vector into a [batch_size, batch_size] block and "
                 f"return a meaningless result; pass shape [batch_size, num_true])")
-        out.append(np.ascontiguousarray(np.broadcast_to(a, shape)))
+        out.append(np.ascontiguousarray(np.broadcast_to(_log_counts(a), shape)))
     return tuple(out)
 
 
@@ -400,8 +415,8 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
     elif remove_accidental_hits:
         need = "true_candidates must be a batch_size * num_true matrix"
     lab = _labels(labels, batch, num_true, need)
-    sampled, tec, sec = _sampled_values(sampled_values, lab, x, num_true, num_sampled,
-                                        num_classes, seed)
+    sampled, log_tec, log_sec = _sampled_values(sampled_values, lab, x, num_true,
+                                                num_sampled, num_classes, seed)
     n_true, S = lab.size, sampled.size
     nt = num_true
     ids_true = np.ascontiguousarray(lab).reshape(-1)
@@ -442,8 +457,8 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
     loss = np.empty(batch, dt)
     g = np.empty((batch, n_cols), dt) if ctx.grad else None
     _kernels.K.sampled.k_sampled_forward(
-        x, table, rows_true, b_true, tec, samp, b_samp, sec, hitpos, lab_row, nce,
-        logits, loss, g, np.empty(S, dt), np.empty((nthreads, 2 * n_cols + 2), dt), nthreads)
+        x, table, rows_true, b_true, log_tec, samp, b_samp, log_sec, hitpos, lab_row, nce,
+        logits, loss, g, np.empty((nthreads, 2 * n_cols + 2), dt), nthreads)
     if not ctx.grad:
         return loss, None
 

@@ -205,7 +205,7 @@ def _weights_grad(raw, s, d, dy, shape, w, reduction, lead=None):
     g = raw.reshape(shape)
     if lead is not None and lead < len(shape):
         with np.errstate(over="ignore", invalid="ignore"):
-            g = np.sum(g, axis=tuple(range(lead, len(shape))), keepdims=True)
+            g = ck.tf_sum(g, axis=tuple(range(lead, len(shape))), keepdims=True)
     if reduction == Reduction.NONE:
         g = g if dy is None else g * dy
     elif d == 0:                        # div_no_nan passes 0 to both its inputs

@@ -14,7 +14,7 @@ import numpy as np
 from . import _checks as ck
 from ._autodiff import differentiable
 from ._errors import InvalidArgumentError
-from .seq2seq import custom_loss, scale_rows, xent_rows
+from .seq2seq import custom_loss, same_bits, xent_rows
 
 __all__ = ["sequence_loss_by_example", "sequence_loss"]
 
@@ -79,13 +79,14 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
     with np.errstate(all="ignore"):
         up1 = np.full(b, dt(1) / dt(b) if batch == "mean" else dt(1), x0.dtype)
         g1 = ck.flush_denormals(up1 / den) if avg_t else up1            # [B] (TF: FTZ)
+        f1 = ck.flush_denormals(g1[None, :] * W)    # each row's factor dce = g * w (TF's Mul)
     want_x, want_w = ctx.wants("logits"), ctx.wants("weights")
     lbwds = None
     if fn is None:
         X = np.ascontiguousarray(np.stack(xs)).reshape(n_t * b, c)
         lab = np.stack([np.ascontiguousarray(v).reshape(-1) for v in ts])     # [T, B]
         ck.check_label_range(lab, c)
-        gscale = np.ascontiguousarray((g1[None, :] * W).reshape(-1)) if want_x else None
+        gscale = np.ascontiguousarray(f1.reshape(-1)) if want_x else None
         ce, cew, dx = xent_rows(want_x, want_w, X, lab.reshape(-1), W.reshape(-1), gscale)
         ce, cew = ce.reshape(n_t, b), cew.reshape(n_t, b)
     else:
@@ -112,31 +113,34 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
     def backward(dy):
         out = {}
         # upstream of each example: dy (per example) or dy / B (mean) or dy (sum)
+        # (TF's order: g = up / den, then each row's factor g * w; flushed as
+        # TF's CPU does)
         if dy is None:
-            up, g = up1, g1
+            up, g, f = up1, g1, f1
         else:
+            dy = np.asarray(dy, x0.dtype)
             up = dy if batch is None else np.broadcast_to(
-                dy / dt(b) if batch == "mean" else dy, (b,))
+                ck.flush_denormals(dy / dt(b)) if batch == "mean" else dy, (b,))
             with np.errstate(all="ignore"):
                 g = ck.flush_denormals(up / den) if avg_t else up
+                f = ck.flush_denormals(g[None, :] * W)
         if want_x:
-            if lbwds is None:       # rows already scaled by g1 * w
-                factor = None
-                if dy is not None:
-                    factor = np.broadcast_to(
-                        (dy if batch is None else np.broadcast_to(dy, (b,))), (n_t, b))
-                g3 = scale_rows(dx, factor).reshape(n_t, b, c)
+            if lbwds is None:       # rows already scaled by f1
+                gx = dx
+                if not same_bits(f, f1):
+                    gx = xent_rows(True, False, X, lab.reshape(-1), W.reshape(-1),
+                                   np.ascontiguousarray(f).reshape(-1))[2]
+                g3 = gx.reshape(n_t, b, c)
                 out["logits"] = [g3[i] for i in range(n_t)]
             else:
-                with np.errstate(all="ignore"):
-                    ups = g[None, :] * W
-                out["logits"] = [np.asarray(lbwds[i](np.ascontiguousarray(ups[i]))["logits"])
+                out["logits"] = [np.asarray(lbwds[i](np.ascontiguousarray(f[i]))["logits"])
                                  for i in range(n_t)]
         if want_w:
             with np.errstate(all="ignore"):
-                gw = g[None, :] * ce                                    # [T, B]
+                gw = ck.flush_denormals(ce * g[None, :])                # [T, B]
                 if avg_t:       # d(p / den)/d den = (-p / den) / den, TF's order
-                    gd = up * ((-p / den) / den)
+                    gd = ck.flush_denormals(
+                        up * ck.flush_denormals(ck.flush_denormals(-p / den) / den))
                     gw = gw + gd[None, :]
             gw = np.asarray(gw, x0.dtype)
             if wshape != (b,):

@@ -279,7 +279,7 @@ def radial(ctx, l, p, dtypes, axis, keepdims):
                                    f"dimensions (predictions and labels are scalars)")
     ax = ck.normalize_axis(axis, p.ndim)
     with np.errstate(invalid="ignore", over="ignore"):     # inf - inf: NaN, as TF
-        s = np.sum(p * l, axis=ax, keepdims=keepdims)
+        s = ck.tf_sum(p * l, axis=ax, keepdims=keepdims)
         losses = contiguous(p.dtype.type(1) - s, p.dtype)
 
     def chain(g):
@@ -389,25 +389,26 @@ def pairwise(ctx, l, p, w, dtypes, core, names):
         den2 = n * n
     with np.errstate(invalid="ignore", over="ignore"):     # inf - inf: NaN, as TF
         d = p - l
-        s2 = np.sum(d * d, axis=axes, keepdims=keep)
-        s1 = np.sum(d, axis=axes, keepdims=keep)
+        s2 = ck.tf_sum(d * d, axis=axes, keepdims=keep)     # TF's order: overflowing sums
+        s1 = ck.tf_sum(d, axis=axes, keepdims=keep)         # give TF's inf / NaN
         t = 2 * _div_no_nan(s2, den1) - 2 * _div_no_nan(s1 * s1, den2)
     if core:
         r = t
     else:                        # contrib: t reduced over the dims past the weights'
-        r = np.sum(t, axis=tuple(range(w.ndim, t.ndim))) if w.ndim < t.ndim else t
+        r = ck.tf_sum(t, axis=tuple(range(w.ndim, t.ndim))) if w.ndim < t.ndim else t
     try:
         prod = r * w
     except ValueError:
         raise ValueError(f"weights of shape {w.shape} do not broadcast with the per-example "
                          f"losses of shape {r.shape} (inputs of shape {d.shape})") from None
     live = bool(np.sum(n) > 0)
-    value = np.asarray(np.sum(prod) if live else 0, dt)
+    value = np.asarray(ck.tf_sum(prod) if live else 0, dt)
     if not ctx.grad:
         return value, None
 
     def backward(dy):
-        with np.errstate(invalid="ignore"):        # inf * 0 is TF's NaN too
+        # inf * 0 is TF's NaN too; 2 g overflows to inf as in TF
+        with np.errstate(invalid="ignore", over="ignore"):
             return _pairwise_grads(dy)
 
     def _pairwise_grads(dy):
@@ -423,14 +424,19 @@ def pairwise(ctx, l, p, w, dtypes, core, names):
         if want_l or want_p:
             gr = ck.reduce_to(np.broadcast_to(w, prod.shape) * f, r.shape)
             gt = gr if r.shape == t.shape else np.broadcast_to(gr, t.shape)
-            gs2 = ck.reduce_to(2 * _div_no_nan(gt, den1), s2.shape)
-            # d(S1^2) = 2 S1 x the upstream div_no_nan lets through (TF's order:
-            # an infinite S1 times a 0 from a zero denominator is NaN)
-            gs1 = ck.reduce_to(-4 * s1 * _div_no_nan(gt, den2), s1.shape)
+            # TF's order, op by op (the products by 2 are exact, so only where
+            # an intermediate overflows does the order show): the upstream of
+            # each 2.0 * div_no_nan(.) is 2 g (+-inf where |g| > max / 2),
+            # divided by the denominator, then times Square's local 2 x
+            # (x * 2: d * 2 and S1 * 2); an infinite S1 times a 0 from a zero
+            # denominator is NaN, as in TF
+            g2 = gt * dt.type(2)
+            gs2 = ck.reduce_to(_div_no_nan(g2, den1), s2.shape)
+            gs1 = ck.reduce_to(_div_no_nan(-g2, den2), s1.shape) * (s1 * dt.type(2))
             if not keep:
                 gs2 = gs2.reshape(gs2.shape + (1,) * (d.ndim - gs2.ndim))
                 gs1 = gs1.reshape(gs1.shape + (1,) * (d.ndim - gs1.ndim))
-            gd = (2 * d * gs2 + gs1).astype(dt)
+            gd = (gs2 * (d * dt.type(2)) + gs1).astype(dt)
             if want_p:
                 out[np_] = gd.astype(dtypes[np_], copy=False)
             if want_l:

@@ -332,14 +332,21 @@ def weighted_cross_entropy_with_logits(ctx, labels=None, logits=None, pos_weight
     x1, z1 = flat(x), flat(z)
     pw1 = pw.reshape(1) if pw.size == 1 else flat(pw)
     loss = np.empty_like(x1)
-    grads = [np.empty_like(x1) for _ in range(3)] if ctx.grad else [None] * 3
-    _kernels.K.pointwise.k_weighted_xent(z1, x1, pw1, loss, *grads, for_work(x1.size))
+    nt = for_work(x1.size)
+
+    def run(dy1, loss):
+        # the gradients for the upstream dy1 (TF's op order takes it inside)
+        grads = [np.empty_like(x1) for _ in range(3)] if ctx.grad else [None] * 3
+        _kernels.K.pointwise.k_weighted_xent(z1, x1, pw1, dy1, loss, *grads, nt)
+        return grads
+    grads = run(np.ones(1, x.dtype), loss)
     value = loss.reshape(shape)
     if not ctx.grad:
         return value, None
 
     def backward(dy):
-        gx, gz, gp = (_scaled(g, dy).reshape(shape) for g in grads)
+        gs = grads if dy is None else run(flat(np.asarray(dy, x.dtype)), np.empty_like(x1))
+        gx, gz, gp = (g.reshape(shape) for g in gs)
         with np.errstate(invalid="ignore"):      # inf - inf in a broadcast sum is TF's NaN too
             return {"labels": ck.reduce_to(gz, z.shape), "logits": ck.reduce_to(gx, x.shape),
                     "pos_weight": ck.reduce_to(gp, pw.shape)}
@@ -355,15 +362,23 @@ def log_poisson_loss(ctx, targets, log_input, compute_full_loss=False, name=None
     c1 = np.ascontiguousarray(c).reshape(-1)
     z1 = np.ascontiguousarray(z).reshape(-1)
     loss = np.empty_like(c1)
-    grads = [np.empty_like(c1) for _ in range(2)] if ctx.grad else [None] * 2
-    _kernels.K.pointwise.k_log_poisson(z1, c1, bool(compute_full_loss), loss, *grads,
-                                       for_work(c1.size))
+    nt = for_work(c1.size)
+
+    def run(dy1, loss):
+        # the gradients for the upstream dy1 (TF's op order takes it inside)
+        grads = [np.empty_like(c1) for _ in range(2)] if ctx.grad else [None] * 2
+        _kernels.K.pointwise.k_log_poisson(z1, c1, bool(compute_full_loss), dy1, loss,
+                                           *grads, nt)
+        return grads
+    grads = run(np.ones(1, c.dtype), loss)
     value = loss.reshape(c.shape)
     if not ctx.grad:
         return value, None
 
     def backward(dy):
-        gc, gz = (_scaled(g, dy).reshape(c.shape) for g in grads)
+        gs = grads if dy is None else run(
+            np.ascontiguousarray(dy, c.dtype).reshape(-1), np.empty_like(c1))
+        gc, gz = (g.reshape(c.shape) for g in gs)
         return {"targets": gz, "log_input": gc}
     return value, backward
 

@@ -4,10 +4,13 @@ contrib / TensorFlow Addons version (div_no_nan guards), TF_SEMANTICS.md sec. 3.
 Without `softmax_loss_function` one compiled pass
 (pyx/_softmax.pyx k_sparse_xent_weighted) computes, per position, the sparse
 softmax cross-entropy ce, ce * w and the logits gradient already scaled by
-w / D (D: the weight sum or nonzero count the flags divide by, known from the
-weights before the pass); positions of weight 0 skip the softmax where TF's
-answer is exactly 0 there. The reductions run in NumPy on the small [B, T]
-arrays. With a cyloss loss function (anything carrying `_cyloss_impl`, e.g.
+TF's factor div_no_nan(1, D) * w (D: the weight sum or nonzero count the flags
+divide by, known from the weights before the pass; the pass runs again for
+another upstream dy, whose factor div_no_nan(dy, D) * w TF forms in that
+order); positions of weight 0 skip the softmax where TF's answer is exactly 0
+there. Denormal weights count as 0, as on TF's CPU. The reductions run in
+NumPy on the small [B, T] arrays (the sums in TF's order). With a cyloss
+loss function (anything carrying `_cyloss_impl`, e.g.
 cyloss.nn.sparse_softmax_cross_entropy_with_logits) its implementation runs
 with the caller's gradient request and its backward is chained; any other
 callable gives values, and gradients with respect to the weights only.
@@ -44,12 +47,10 @@ def xent_rows(ctx_logits, need_ce, x2, lab1, w1, gscale):
     return ce, cew, dx
 
 
-def scale_rows(dx2, factor):
-    """dx2[i, :] *= factor[i] in place (factor None: nothing to do)."""
-    if factor is not None:
-        f = np.ascontiguousarray(factor, dx2.dtype).reshape(-1)
-        _kernels.K.reduce.k_scale_rows(dx2, f, for_work(dx2.size))
-    return dx2
+def same_bits(a, b):
+    """a and b (one shape and dtype) hold the same bits (NaN payloads, zero signs)."""
+    return a is b or np.array_equal(np.ascontiguousarray(a).view(np.uint8),
+                                    np.ascontiguousarray(b).view(np.uint8))
 
 
 def custom_loss(ctx_logits, fn, labels, logits, dtype, n):
@@ -146,15 +147,17 @@ def sequence_loss(ctx, logits, targets, weights, average_across_timesteps=True,
     mode, ax = _flags(average_across_timesteps, average_across_batch, sum_over_timesteps,
                       sum_over_batch)
     dt = x.dtype.type
+    # TF's CPU kernels treat denormal weights as 0 (DAZ) and flush denormal
+    # results (FTZ): in ce * w, the sums and counts, and the gradient chain
+    w = ck.flush_denormals(w)
 
     # denominators from the weights alone (before the pass)
     if mode == "avg":
-        d = np.sum(w, axis=ax)
+        d = ck.flush_denormals(np.asarray(ck.tf_sum(w, axis=ax), x.dtype))    # TF's order
     elif mode == "count":
-        d = np.count_nonzero(w, axis=ax).astype(x.dtype)
+        d = np.asarray(np.count_nonzero(w, axis=ax), x.dtype)
     else:
         d = None
-    d = None if d is None else np.asarray(d, x.dtype)
 
     def spread(v):
         """A per-group array ([], [T] for axis 0, [B] for axis 1) over [B, T]."""
@@ -165,18 +168,27 @@ def sequence_loss(ctx, logits, targets, weights, average_across_timesteps=True,
             return np.broadcast_to(v[:, None], (b, n_t))
         return np.broadcast_to(v, (b, n_t))
 
-    g1 = None if d is None else div_no_nan(dt(1), d)      # the upstream factor for dy = 1
+    def upstream(dy):
+        """(g, g * w) for the upstream dy, in TF's order: g = div_no_nan(dy, D)
+        spread over [B, T] (dy itself without a reduction); g * w is the
+        factor of each row's softmax - onehot (the Mul's gradient), both
+        flushed as TF's CPU does."""
+        dy = np.asarray(dy, x.dtype)
+        g = np.broadcast_to(dy, (b, n_t)) if d is None else \
+            spread(ck.flush_denormals(div_no_nan(dy, d)))
+        with np.errstate(all="ignore"):
+            return g, ck.flush_denormals(g * w)
+
     want_x, want_w = ctx.wants("logits"), ctx.wants("weights")
+    g1, f1 = upstream(np.ones((b, n_t) if d is None else d.shape, x.dtype))   # dy = 1
     x2 = np.ascontiguousarray(x).reshape(-1, c) if x.size else np.empty((b * n_t, c), x.dtype)
     w1 = np.ascontiguousarray(w).reshape(-1)
+    lab1 = None
     lbwd = None
     if softmax_loss_function is None:
         lab1 = np.ascontiguousarray(t).reshape(-1)
         ck.check_label_range(np.ascontiguousarray(t), c)
-        gscale = None
-        if want_x:
-            gscale = w1 if g1 is None else np.ascontiguousarray(
-                (spread(g1) * w).reshape(-1))
+        gscale = np.ascontiguousarray(f1).reshape(-1) if want_x else None
         ce, cew, dx = xent_rows(want_x, want_w, x2, lab1, w1, gscale)
     else:
         ce, lbwd = custom_loss(want_x, softmax_loss_function,
@@ -184,35 +196,35 @@ def sequence_loss(ctx, logits, targets, weights, average_across_timesteps=True,
         with np.errstate(all="ignore"):
             cew = ce * w1
         dx = None
-    cew2 = cew.reshape(b, n_t)
-    s = np.sum(cew2, axis=ax) if mode != "none" else None
-    value = cew2 if mode == "none" else np.asarray(div_no_nan(s, d), x.dtype)
+    cew2 = ck.flush_denormals(cew.reshape(b, n_t))
+    s = ck.tf_sum(cew2, axis=ax) if mode != "none" else None
+    value = cew2 if mode == "none" else \
+        ck.flush_denormals(np.asarray(div_no_nan(s, d), x.dtype))
     if not ctx.grad:
         return value, None
 
     def backward(dy):
         out = {}
-        if dy is None:
-            g = spread(g1) if d is not None else None
-        else:
-            g = dy if d is None else spread(div_no_nan(dy, d))
+        g, f = (g1, f1) if dy is None else upstream(dy)
         if want_x:
-            if lbwd is None:        # the fused pass scaled the rows by g1 * w
-                out["logits"] = scale_rows(dx, None if dy is None else (
-                    dy if d is None else spread(dy))).reshape(x.shape)
+            if lbwd is None:        # the fused pass scaled the rows by f1
+                gx = dx
+                if not same_bits(f, f1):
+                    gx = xent_rows(True, False, x2, lab1, w1,
+                                   np.ascontiguousarray(f).reshape(-1))[2]
+                out["logits"] = gx.reshape(x.shape)
             else:
-                with np.errstate(all="ignore"):
-                    up = w if g is None else g * w
                 out["logits"] = np.asarray(
-                    lbwd(np.ascontiguousarray(up, x.dtype).reshape(-1))["logits"]
+                    lbwd(np.ascontiguousarray(f, x.dtype).reshape(-1))["logits"]
                 ).reshape(x.shape)
         if want_w:
             ce2 = ce.reshape(b, n_t)
             with np.errstate(all="ignore"):
-                gw = ce2.copy() if g is None else g * ce2
-                if mode == "avg":       # d(S / D)/dD = -S / D^2 (TF: (-S / D) / D)
-                    dyg = dt(1) if dy is None else dy
-                    gw = gw + spread(dyg * div_no_nan(div_no_nan(-s, d), d))
+                gw = ck.flush_denormals(ce2 * g)
+                if mode == "avg":       # d(S / D)/dD = -S / D^2 (TF: dy ((-S / D) / D))
+                    dyg = dt(1) if dy is None else np.asarray(dy, x.dtype)
+                    q = ck.flush_denormals(div_no_nan(ck.flush_denormals(div_no_nan(-s, d)), d))
+                    gw = gw + spread(ck.flush_denormals(dyg * q))
             out["weights"] = np.asarray(gw, x.dtype)
         return out
     return value, backward

@@ -46,7 +46,7 @@ def _axis(axis, ndim):
 # kinds whose kernel gradient takes the upstream in TF's order (pyx/_pointwise.pyx
 # scaled: the binary cross-entropies and tf_chain's kinds)
 _TF_CHAIN = frozenset(("bce", "focal", "focal_logits", "kld", "msle", "poisson",
-                       "keras_hinge", "squared_hinge", "keras_huber", "mape"))
+                       "keras_hinge", "squared_hinge", "keras_huber", "mape", "logcosh"))
 
 
 def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 0.0, 0.0)):
@@ -681,17 +681,25 @@ def _dice(ctx, y_true, y_pred, axis=None):
 
     def backward(dvalues):
         dv = np.ones(values.shape, dt) if dvalues is None else np.asarray(dvalues, dt)
-        # L = 1 - 2I/D:  dL/dI = -2/D,  dL/dD = 2I/D^2 (D = sum y + sum p + eps)
-        a = -dt.type(2) * dv / den
-        b = dt.type(2) * dv * inter / (den * den)
-        out = {}
-        for name, own, other in (("y_pred", y_pred, y), ("y_true", y_true, p)):
-            if ctx.wants(name):
-                g_inter = ck.reduce_to(_expand_for(a, axis, len(shape)) * other, own.shape)
-                g_den = _expand_for(b, axis, own.ndim)       # every element of own's sum
-                g_den = ck.reduce_to(np.broadcast_to(
-                    g_den, np.broadcast_shapes(g_den.shape, own.shape)), own.shape)
-                out[name] = (g_inter + g_den).reshape(own.shape)
+        # L = 1 - N/D, N = 2I, D = sum y + sum p + eps, TF's chain op by op:
+        # dN = -dv / D, dI = 2 dN, dD = -dv ((-N / D) / D) (D^2 is never
+        # formed: it would overflow where TF's quotients do not). The reduced
+        # factors are denormal-flushed as TF's CPU kernels do (the elementwise
+        # products are not: a denormal there is not amplified afterwards)
+        fz = ck.flush_denormals
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            gq = -dv
+            num = dt.type(2) * inter
+            a = fz(dt.type(2) * fz(gq / den))
+            b = fz(gq * fz(fz(-num / den) / den))
+            out = {}
+            for name, own, other in (("y_pred", y_pred, y), ("y_true", y_true, p)):
+                if ctx.wants(name):
+                    g_inter = ck.reduce_to(_expand_for(a, axis, len(shape)) * other, own.shape)
+                    g_den = _expand_for(b, axis, own.ndim)       # every element of own's sum
+                    g_den = ck.reduce_to(np.broadcast_to(
+                        g_den, np.broadcast_shapes(g_den.shape, own.shape)), own.shape)
+                    out[name] = (g_inter + g_den).reshape(own.shape)
         return out
     return values, None, backward
 
@@ -714,16 +722,27 @@ def _tversky(ctx, y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
 
     def backward(dvalues):
         dv = np.ones(values.shape, dt) if dvalues is None else np.asarray(dvalues, dt)
-        # L = 1 - TP/den: dL/dx = -(dTP/dx)/den + TP/den^2 * dden/dx
-        a = _expand_for(-dv / den, axis, len(shape))
-        b = _expand_for(dv * tp / (den * den), axis, len(shape))
-        out = {}
-        if ctx.wants("y_pred"):      # dTP/dp = y, dden/dp = y - al y + be (1 - y)
-            out["y_pred"] = ck.reduce_to(a * y + b * (y - al * y + be * (one - y)),
-                                         y_pred.shape)
-        if ctx.wants("y_true"):      # dTP/dy = p, dden/dy = p + al (1 - p) - be p
-            out["y_true"] = ck.reduce_to(a * p + b * (p + al * (one - p) - be * p),
-                                         y_true.shape)
+        # L = 1 - TP/den, den = TP + fp al + fn be + eps, TF's chain op by op
+        # (den^2 is never formed; fp, fn get dden times al, be: 0 * inf is
+        # NaN there as in TF); the reduced factors denormal-flushed as TF's
+        # kernels do (the elementwise products are not amplified afterwards)
+        fz = ck.flush_denormals
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            gq = -dv
+            gden = fz(gq * fz(fz(-tp / den) / den))
+            gtp = fz(fz(gq / den) + gden)
+            gfp = _expand_for(fz(gden * al), axis, len(shape))
+            gfn = _expand_for(fz(gden * be), axis, len(shape))
+            gtp = _expand_for(gtp, axis, len(shape))
+            out = {}
+            # TP: y p, fp: (1 - p) y, fn: p (1 - y); TF adds the direct products'
+            # terms first, the one through 1 - x last (bitwise TF's order)
+            if ctx.wants("y_pred"):
+                out["y_pred"] = ck.reduce_to(gtp * y + gfn * (one - y) + -(gfp * y),
+                                             y_pred.shape)
+            if ctx.wants("y_true"):
+                out["y_true"] = ck.reduce_to(gtp * p + (one - p) * gfp + -(p * gfn),
+                                             y_true.shape)
         return out
     return values, None, backward
 
@@ -734,18 +753,17 @@ def _softplus(x):
 
 def _masked_lse(z, mask):
     """logsumexp over axis 1 of where(mask, z, -inf), TF's way (a max shift
-    that is 0 when the row has no entries), and its softmax weights."""
+    that is 0 when the row has no entries), its exp(z - max) and their sum."""
     dt = z.dtype
     zz = np.where(mask, z, dt.type(-np.inf))
     m = np.max(zz, axis=1, keepdims=True) if zz.shape[1] else \
         np.full(zz.shape[:1] + (1,) + zz.shape[2:], -np.inf)
     m = np.where(np.isfinite(m), m, dt.type(0)).astype(dt)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = np.exp(zz - m)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        e = ck.flush_denormals(np.exp(zz - m))      # (TF's exp flushes them)
         s = np.sum(e, axis=1, keepdims=True, dtype=dt)
         lse = np.squeeze(np.log(s) + m, axis=1)
-        w = np.where(mask, e / s, dt.type(0))
-    return lse.astype(dt), w.astype(dt)
+    return lse.astype(dt), e.astype(dt, copy=False), s[:, 0].astype(dt)
 
 
 def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
@@ -759,7 +777,7 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
     g, mg = dt.type(gamma), dt.type(margin)
     one = dt.type(1)
     try:
-        dist0 = one - y_pred @ ref_e.T
+        dist0 = one - _mm(y_pred, ref_e.T)
     except ValueError:          # TF: MatMul's InvalidArgumentError
         raise InvalidArgumentError(
             f"Matrix size-incompatible: `y_pred` {list(y_pred.shape)} times the transpose "
@@ -786,38 +804,99 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
     nd = (one - mg) - dist
     pwd = -one * g * pw * pd
     nwd = g * nw * nd
-    lp, sp = _masked_lse(pwd, pos)
-    ln, sn = _masked_lse(nwd, neg)
+    lp, ep, sp_sum = _masked_lse(pwd, pos)
+    ln, en, sn_sum = _masked_lse(nwd, neg)
     t = lp + ln
     with np.errstate(over="ignore", invalid="ignore"):
-        values = _softplus(t).astype(dt)
+        # (a denormal softplus is 0 in TF: the mask loss > 0 drops that row)
+        values = ck.flush_denormals(_softplus(t).astype(dt))
     mask = values > 0
     if not ctx.grad:
         return values, mask, None
 
     def backward(dvalues):
+        # TF's chain op by op: softplus' dv / (exp(-t) + 1); each logsumexp's
+        # dy * reciprocal(sum) times exp(z - max), passed by where() only where
+        # the mask is set (0 elsewhere, even against an infinite pd: 0 * inf
+        # is NaN in the products that follow, as in TF); pwd = (-g pw) pd and
+        # nwd = (g nw) nd multiply each factor apart; maximum's gradient goes
+        # to its first argument where it is >= 0 (NaN: nowhere). Denormals are
+        # flushed where TF's would be and then amplified (the row factors and
+        # their products with exp(z - max)). Of the four terms of d dist, one
+        # side's pair is 0 or NaN: their order does not matter
         dv = np.ones(values.shape, dt) if dvalues is None else dvalues
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            dt_ = dv / (one + np.exp(-t))                       # softplus' = sigmoid
-            gp = dt_[:, None] * sp                              # d/d pwd
-            gn = dt_[:, None] * sn                              # d/d nwd
-            # pwd = -g pw pd: d/d dist through pw (max ties to pw0, times the
-            # position mask) and pd (= -1); nwd = g nw nd likewise
-            gdist = (gp * (-g) * (np.where(pw0 >= 0, one, dt.type(0)) * posf * pd - pw)
-                     + gn * g * (np.where(nw0 >= 0, one, dt.type(0)) * negf * (-nd) * one
-                                 - nw))
-            gdist0 = np.where(dist0 >= 0, gdist, dt.type(0)).astype(dt)   # max ties to dist0
-            gdist0 = ck.reduce_to(gdist0, dist0.shape)      # (labels broadcast the distances)
-        if y_pred.ndim == 2 and ref_e.ndim == 2:
-            gp_e = -(gdist0 @ ref_e)
-            g_ref = -(gdist0.T @ y_pred)
-        else:           # vectors or batches (matmul's promotions, as TF's)
-            gp_e, g_ref = _matmul_grads(y_pred, ref_e.T, -gdist0)
-            g_ref = g_ref.T
-        if ref_embeddings is None:
-            return {"y_pred": (gp_e + g_ref).astype(dt)}
+        fz = ck.flush_denormals
+        zero = dt.type(0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            gt = fz(dv / (np.exp(-t) + one))
+            gpwd = np.where(pos, fz(fz(gt * fz(one / sp_sum))[:, None] * ep), zero)
+            gnwd = np.where(neg, fz(fz(gt * fz(one / sn_sum))[:, None] * en), zero)
+            gpd = ck.reduce_to((-g * pw) * gpwd, dist.shape)
+            gpwa = ck.reduce_to(np.where(pw0 >= 0, -g * (gpwd * pd), zero) * posf, dist.shape)
+            gnd = ck.reduce_to((g * nw) * gnwd, dist.shape)
+            gnwa = ck.reduce_to(np.where(nw0 >= 0, g * (gnwd * nd), zero) * negf, dist.shape)
+            gdist = gpwa - gpd - gnwa - gnd
+            gdist0 = np.where(dist0 >= 0, gdist, zero).astype(dt)   # max ties to dist0
+            if y_pred.ndim == 2 and ref_e.ndim == 2:
+                gq, mq = _mm_operand(gdist0)
+                gp_e = -_mm((gq, mq), ref_e)
+                g_ref = -_mm((gq.T, mq), y_pred)
+            else:           # vectors or batches (matmul's promotions, as TF's)
+                gp_e, g_ref = _matmul_grads(y_pred, ref_e.T, -gdist0)
+                gp_e, g_ref = fz(gp_e), fz(g_ref.T)
+            if ref_embeddings is None:
+                return {"y_pred": fz(gp_e + g_ref).astype(dt)}
         return {"y_pred": gp_e.astype(dt), "ref_embeddings": g_ref.astype(dt)}
     return values, mask, backward
+
+
+def _mm_operand(x):
+    """(x with denormals as zeros -- TF's kernels flush them --, max |x|:
+    NaN or inf when an entry is not finite), from one |x| pass."""
+    x = np.asarray(x)
+    if x.size == 0 or x.dtype.kind != "f":
+        return x, 0.0
+    m = np.abs(x)
+    tiny = np.finfo(x.dtype).tiny
+    if float(np.min(m, where=m > 0, initial=np.inf)) < tiny:
+        x = np.where(m < tiny, x * x.dtype.type(0), x)
+    return x, float(np.max(m))
+
+
+def _mm(a, b):
+    """a @ b (matmul's rules); `a`, `b` arrays or _mm_operand pairs. Where an
+    entry is not finite or a term may leave float32's range, the products are
+    summed one k after the other as TF's CPU kernels do for moderate sizes
+    instead of by BLAS: float32 with fused multiply-adds (an exact product,
+    one rounding per step: inf + (-max * max) stays inf), float64 unfused
+    (two opposite rounded products cancel exactly). OpenBLAS' blocked kernels
+    differ there: an inf - inf (NaN in TF) can come out inf, a fused
+    product's rounding residue can decide the sign of an overflow. Denormal
+    inputs and results are zeros (TF's kernels flush them)."""
+    (a, ma), (b, mb) = (x if isinstance(x, tuple) else _mm_operand(x) for x in (a, b))
+    with np.errstate(over="ignore", invalid="ignore"):
+        k = a.shape[-1] if a.ndim else 1
+        bound = ma * mb * k
+        if a.ndim == 0 or b.ndim == 0 or bound < float(np.finfo(np.float32).max) / 4 \
+                or a.size == 0 or b.size == 0:
+            return ck.flush_denormals(a @ b)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a2.shape[-1] != b2.shape[-2]:
+            raise ValueError("matmul: mismatch in its core dimension")
+        dt = np.result_type(a, b)
+        f32 = dt == np.float32
+        wide = np.float64 if f32 else dt
+        r = np.zeros(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                     + (a2.shape[-2], b2.shape[-1]), dt)
+        for i in range(a2.shape[-1]):
+            term = a2[..., :, i, None].astype(wide) * b2[..., None, i, :].astype(wide)
+            r = (term + r).astype(dt) if f32 else r + term  # (float32: exact product)
+    if a.ndim == 1:
+        r = r[..., 0, :]
+    if b.ndim == 1:
+        r = r[..., 0]
+    return ck.flush_denormals(r)
 
 
 def _matmul_grads(a, b, g):
@@ -831,8 +910,8 @@ def _matmul_grads(a, b, g):
         g2 = np.expand_dims(g2, -2 if b.ndim > 1 else -1)
     if b.ndim == 1:
         g2 = np.expand_dims(g2, -1) if a.ndim > 1 else g2[..., None]
-    ga = ck.reduce_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-    gb = ck.reduce_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+    ga = ck.reduce_to(_mm(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+    gb = ck.reduce_to(_mm(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
     return ga, gb
 
 

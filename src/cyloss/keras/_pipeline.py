@@ -132,13 +132,13 @@ def reduce_weighted(ctx, values, mask, sample_weight, reduction, bwd, sw_dtype=N
         value = weighted
         s = d = None
     else:
-        s = np.sum(weighted, dtype=dt)
+        s = ck.tf_sum(np.asarray(weighted, dt))     # TF's order: an overflowing sum's inf/NaN
         if reduction == "sum":
             d = None
             value = np.asarray(s, dt)
         else:
             if reduction == "mean_with_sample_weight" and sw_eff is not None:
-                d = np.sum(sw_eff, dtype=dt)
+                d = ck.tf_sum(np.asarray(sw_eff, dt))
             else:
                 d = dt.type(weighted.size)
             value = np.asarray(_div_no_nan(s, d, dt), dt)

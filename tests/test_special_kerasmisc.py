@@ -1,0 +1,112 @@
+"""Keras' log_cosh / LogCosh with special values: its gradient follows TF's op
+order (pyx/_pointwise.pyx tf_chain, kind logcosh): the upstream g reaches
+e = y_pred - y_true once through the `e` term and once through softplus(e * -2)
+(SoftplusGrad g / (exp(-x) + 1), times -2), and the two are added, so an
+infinite upstream (an infinite sample weight) gives inf - inf = NaN wherever
+TF's does -- not tanh(e) * inf. The expected numbers come from TF 2.21 /
+Keras 3 (tf.keras.losses.logcosh and LogCosh, GradientTape of
+sum(values * dv)) on these exact inputs; no TF is needed to run this file."""
+import numpy as np
+import pytest
+
+import cyloss
+import cyloss.keras as ck
+
+from _cases import assert_special_close
+
+inf, nan = np.inf, np.nan
+
+
+def _inputs(dt):
+    fi = np.finfo(dt)
+    y = np.array([[0.0, 0.5, 1.0], [2.0, -1.0, 0.25], [0.0, 1.0, -3.0]], dt)
+    p = np.array([[400.0, -400.0, 1.5], [fi.max, 0.75, nan], [0.5, -inf, 0.0]], dt)
+    return y, p
+
+
+DV = [inf, 0.5, 2.0]         # row 0: an infinite upstream
+
+# dtype -> (values, d/dy_true, d/dy_pred) of tf.keras.losses.logcosh, from TF 2.21
+TF_FN = {
+    "float32": (
+        [266.4112854003906, nan, nan],
+        [[nan, nan, nan], [-0.1666666716337204, -0.1568959355354309, nan],
+         [-0.3080781400203705, 0.6666666865348816, -0.6633698344230652]],
+        [[nan, nan, nan], [0.1666666716337204, 0.1568959355354309, nan],
+         [0.3080781400203705, -0.6666666865348816, 0.6633698344230652]]),
+    "float64": (
+        [266.41127338004145, nan, nan],
+        [[nan, nan, nan], [-0.16666666666666666, -0.15689592308288122, nan],
+         [-0.30807810484000653, 0.6666666666666666, -0.6633698357911536]],
+        [[nan, nan, nan], [0.16666666666666666, 0.15689592308288122, nan],
+         [0.30807810484000653, -0.6666666666666666, 0.6633698357911536]]),
+}
+
+# dtype -> (d/dy_true, d/dy_pred) of LogCosh(dtype=dt, reduction="sum") with
+# sample_weight [1, inf, 0.5] (value NaN), from TF 2.21
+TF_CLASS = {
+    "float32": (
+        [[-0.3333333432674408, 0.3333333432674408, -0.15403907001018524], [nan, nan, nan],
+         [-0.07701953500509262, 0.1666666716337204, -0.1658424586057663]],
+        [[0.3333333432674408, -0.3333333432674408, 0.15403907001018524], [nan, nan, nan],
+         [0.07701953500509262, -0.1666666716337204, 0.1658424586057663]]),
+    "float64": (
+        [[-0.3333333333333333, 0.3333333333333333, -0.15403905242000326], [nan, nan, nan],
+         [-0.07701952621000163, 0.16666666666666666, -0.1658424589477884]],
+        [[0.3333333333333333, -0.3333333333333333, 0.15403905242000326], [nan, nan, nan],
+         [0.07701952621000163, -0.16666666666666666, 0.1658424589477884]]),
+}
+
+
+_check = assert_special_close
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_logcosh_function_special_values_match_tf(dt):
+    y, p = _inputs(dt)
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(ck.logcosh, y, p)
+        g = backward(np.array(DV, dt))
+    v, gy, gp = TF_FN[np.dtype(dt).name]
+    _check(value, v, dt, "logcosh value")
+    _check(g["y_true"], gy, dt, "logcosh d/dy_true")
+    _check(g["y_pred"], gp, dt, "logcosh d/dy_pred")
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_logcosh_class_infinite_weight_gives_nan_gradient(dt):
+    # the infinite weight's row: NaN in every element (TF's inf - inf), even
+    # where |e| is large (e = 400: softplus' sigmoid underflows, e * -2 = -800)
+    y, p = _inputs(dt)
+    w = np.array([1.0, inf, 0.5], dt)
+    loss = ck.LogCosh(dtype=np.dtype(dt).name, reduction="sum")
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(loss, y, p, sample_weight=w)
+        g = backward()
+    assert np.isnan(value)
+    gy, gp = TF_CLASS[np.dtype(dt).name]
+    _check(g["y_true"], gy, dt, "LogCosh d/dy_true")
+    _check(g["y_pred"], gp, dt, "LogCosh d/dy_pred")
+    # a large |e| with an infinite upstream alone: NaN too (not +-inf)
+    with np.errstate(all="ignore"):
+        g1 = cyloss.vjp(ck.logcosh, np.array([[0.0, 0.0]], dt),
+                        np.array([[400.0, -400.0]], dt))[1](np.array([inf], dt))
+    assert np.all(np.isnan(g1["y_pred"])) and np.all(np.isnan(g1["y_true"]))
+
+
+def test_binary_focal_float32_logits_saturate_as_tf():
+    # TF's float32 sigmoid (Eigen's logistic) is exactly 1 from x = 16.6355324
+    # on (x is clamped there, e^x = 2^24); with gamma = 0 the focal factor's
+    # gradient is then 0 * pow(0, -1) = NaN, as TF 2.21 gives: value
+    # 4.3710642e-08, d/dy_pred [-1.19209504e-08, nan x 4], d/dy_true
+    # [-3.3271062, nan x 4] (binary_focal_crossentropy(from_logits=True,
+    # gamma=0), GradientTape of the sum)
+    x = np.array([[16.63553, 16.635532, 16.7, 17.0, 20.0]], np.float32)
+    z = np.ones_like(x)
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(ck.binary_focal_crossentropy, z, x, from_logits=True,
+                                     gamma=0.0)
+        g = backward(np.ones(1, np.float32))
+    _check(value, [4.3710642e-08], np.float32, "focal value")
+    _check(g["y_pred"], [[-1.19209504e-08, nan, nan, nan, nan]], np.float32, "focal d/dx")
+    _check(g["y_true"], [[-3.3271062, nan, nan, nan, nan]], np.float32, "focal d/dz")

@@ -1,0 +1,149 @@
+"""Special values (denormals, +-max, NaN) through tf.nn's weighted and softmax
+cross-entropies, log_poisson_loss, contrib.seq2seq.sequence_loss and
+legacy_seq2seq.sequence_loss_by_example, where cyloss follows TF's op order
+for the gradient with the upstream dy inside (pyx/_pointwise.pyx
+pt_weighted_xent, pt_log_poisson; src/cyloss/seq2seq.py, legacy_seq2seq.py),
+and TF's CPU flush-to-zero (denormal inputs are 0, denormal results flushed).
+
+The expected numbers come from TF 2.21 on these exact inputs
+(tf.nn.weighted_cross_entropy_with_logits, tf.nn.log_poisson_loss,
+tf.nn.softmax_cross_entropy_with_logits, and the seq2seq losses composed from
+TF primitives as conformance/registry_seq2seq.py does), gradients of
+sum(value * dy) by tf.GradientTape. No TF is needed to run this file.
+"""
+import numpy as np
+import pytest
+
+import cyloss
+import cyloss.legacy_seq2seq
+import cyloss.nn
+import cyloss.seq2seq
+
+from _cases import assert_special_positions
+
+inf, nan = np.inf, np.nan
+
+
+def arr(v, dt):
+    """"M" / "-M" = +-finfo(dt).max, "D" / "-D" = +-finfo(dt).tiny / 4 (denormals)."""
+    fi = np.finfo(dt)
+    m = {"M": fi.max, "-M": -fi.max, "D": fi.tiny / 4, "-D": -fi.tiny / 4}
+
+    def conv(x):
+        return [conv(y) for y in x] if isinstance(x, list) else m.get(x, x) \
+            if isinstance(x, str) else x
+    return np.array(conv(v), dt)
+
+
+X2 = [[[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]], [[-2.0, 0.25, 1.5], [0.0, 3.0, 1.0]]]
+T2 = [[0, 2], [1, 1]]
+NO_AVG = {"average_across_timesteps": False, "average_across_batch": False}
+
+# name -> (cyloss function, inputs, options, dy, the float arguments)
+CASES = {
+    "nn.weighted_cross_entropy_with_logits/huge": (
+        cyloss.nn.weighted_cross_entropy_with_logits, {
+            "labels": ["M", "-M", "M", 0.5, "M"], "logits": [-5.0, 3.0, 0.5, -2.0, 2.0],
+            "pos_weight": [0.0, 2.25, 3.0, 1.5, 0.5]}, {}, [1.5, 2.0, 0.5, 1.0, 3.0],
+        ("labels", "logits", "pos_weight")),
+    "nn.weighted_cross_entropy_with_logits/denormal": (
+        cyloss.nn.weighted_cross_entropy_with_logits, {
+            "labels": [0.25, 0.75, "D", 1.0], "logits": ["D", "-D", 1.5, "D"],
+            "pos_weight": [3.5, 1.5, 2.0, "D"]}, {}, 0.75,
+        ("labels", "logits", "pos_weight")),
+    "nn.log_poisson_loss/full-huge-dy": (
+        cyloss.nn.log_poisson_loss, {
+            "targets": ["M", "M", 3.0, "D"], "log_input": [0.028, 0.5, 0.25, 1.0]},
+        {"compute_full_loss": True}, [2.0, 0.5, 1.5, 1.0], ("targets", "log_input")),
+    "nn.softmax_cross_entropy_with_logits/denormal-labels": (
+        cyloss.nn.softmax_cross_entropy_with_logits, {
+            "labels": [["D", "-D", 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]],
+            "logits": [[0.0, -80.0, 3.0, 1.0], [0.5, -1.0, 2.0, 0.0]]}, {}, [1.5, 0.5],
+        ("labels", "logits")),
+    "seq2seq.sequence_loss/denormal-weights": (
+        cyloss.seq2seq.sequence_loss, {
+            "logits": X2, "targets": T2, "weights": [["D", 0.0], [1.0, "-D"]]},
+        {"average_across_timesteps": True, "average_across_batch": False}, [1.0, 2.0],
+        ("logits", "weights")),
+    "seq2seq.sequence_loss/huge-weight": (
+        cyloss.seq2seq.sequence_loss, {
+            "logits": X2, "targets": T2, "weights": [["M", 1.0], [0.5, 0.0]]},
+        {"average_across_timesteps": False, "average_across_batch": True}, [1.0, 0.5],
+        ("logits", "weights")),
+    "seq2seq.sequence_loss/none-huge-dy": (
+        cyloss.seq2seq.sequence_loss, {
+            "logits": X2, "targets": T2, "weights": [["M", 1.0], ["-M", 2.0]]},
+        NO_AVG, [[2.0, 1.0], [0.5, 1.0]], ("logits", "weights")),
+    "seq2seq.sequence_loss/nan-weight-zero-row": (
+        cyloss.seq2seq.sequence_loss, {
+            "logits": X2, "targets": T2, "weights": [[nan, 0.0], [1.0, 0.0]]},
+        {"average_across_timesteps": True, "average_across_batch": False}, [1.0, 1.0],
+        ("logits", "weights")),
+    "legacy_seq2seq.sequence_loss_by_example/nan-weight": (
+        cyloss.legacy_seq2seq.sequence_loss_by_example, {
+            "logits": X2, "targets": [[0, 1], [2, 0]], "weights": [[nan, 1.0], [0.0, 0.5]]},
+        {}, [1.0, 2.0], ("logits", "weights")),
+}
+
+# (name, dtype) -> (value, {argument: gradient}) from TF 2.21
+TF = {
+ ('nn.weighted_cross_entropy_with_logits/huge', 'float32'): ([nan, nan, inf, 1.6586601734161377, -inf], {'labels': [-0.010072708129882812, -5.878531455993652, 0.2240769863128662, 3.0634641647338867, -6.190392017364502], 'logits': [nan, nan, nan, -0.6009963750839233, nan], 'pos_weight': [inf, -3.3066835772133795e+37, 8.066001443204133e+37, 1.0634640455245972, 1.2957407234088068e+38]}),
+ ('nn.weighted_cross_entropy_with_logits/huge', 'float64'): ([nan, nan, inf, 1.6586600138037157, -inf], {'labels': [-0.010073022733677384, -5.878531621065645, 0.2240769841801067, 3.063464005521486, -6.190392016564458], 'logits': [nan, nan, nan, -0.6009963474723531, nan], 'pos_weight': [inf, -1.7469029673051564e+307, 4.261224699284042e+307, 1.0634640055214863, 6.845328422210396e+307]}),
+ ('nn.weighted_cross_entropy_with_logits/denormal', 'float32'): ([1.1263642311096191, 0.9530773758888245, 1.7014132738113403, 0.0], {'labels': [1.2996509075164795, 0.25993019342422485, -0.9739400148391724, -0.5198603868484497], 'logits': [0.5625, 0.1875, 0.6131808757781982, 0.0], 'pos_weight': [0.12996509671211243, 0.3898952901363373, 0.0, 0.5198603868484497]}),
+ ('nn.weighted_cross_entropy_with_logits/denormal', 'float64'): ([1.126364168409911, 0.9530773732699248, 1.7014132779827524, 0.0], {'labels': [1.2996509635498974, 0.25993019270997947, -0.9739400415129358, -0.5198603854199589], 'logits': [0.5625, 0.1875, 0.6131808571452327, 0.0], 'pos_weight': [0.12996509635498973, 0.3898952890649692, 0.0, 0.5198603854199589]}),
+ ('nn.log_poisson_loss/full-huge-dy', 'float32'): ([inf, inf, 2.298107147216797, 2.7182817459106445], {'targets': [nan, 43.611419677734375, 1.522918462753296, nan], 'log_input': [-inf, -1.7014117331926443e+38, -2.5739617347717285, 2.7182817459106445]}),
+ ('nn.log_poisson_loss/full-huge-dy', 'float64'): ([inf, inf, 2.2981069602307977, 2.7182818284590455], {'targets': [nan, 354.141356446692, 1.5229184330021643, nan], 'log_input': [-inf, -8.988465674311579e+307, -2.573961874968388, 2.7182818284590455]}),
+ ('nn.softmax_cross_entropy_with_logits/denormal-labels', 'float32'): ([0.0, 3.3423495292663574], {'labels': [[4.754769325256348, 124.75476837158203, 0.25476905703544617, 3.2547690868377686], [0.9211748242378235, 1.6711747646331787, 0.1711748242378235, 1.1711747646331787]], 'logits': [[0.06301510334014893, 1.137328810055691e-36, 1.2656919956207275, 0.17129279673099518], [0.07922235131263733, -0.4823231101036072, 0.3550499379634857, 0.048050783574581146]]}),
+ ('nn.softmax_cross_entropy_with_logits/denormal-labels', 'float64'): ([0.0, 3.342349582389822], {'labels': [[4.754769029334429, 124.75476902933443, 0.25476902933442824, 3.2547690293344287], [0.9211747911949111, 1.671174791194911, 0.17117479119491108, 1.171174791194911]], 'logits': [[0.0630150992010991, 1.1373288924832021e-36, 1.2656921017220093, 0.17129279907689177], [0.07922235475748986, -0.48232310329562555, 0.3550499614430871, 0.048050787095048605]]}),
+ ('seq2seq.sequence_loss/denormal-weights', 'float32'): ([0.0, 1.525130271911621], {'logits': [[[-0.0, 0.0, 0.0], [0.0, 0.0, -0.0]], [[0.04586820676922798, -1.564814567565918, 1.5189464092254639], [-0.0, 0.0, -0.0]]], 'weights': [[0.0, 0.0], [0.0, -2.710568428039551]]}),
+ ('seq2seq.sequence_loss/denormal-weights', 'float64'): ([0.0, 1.5251302622476353], {'logits': [[[-0.0, 0.0, 0.0], [0.0, 0.0, -0.0]], [[0.045868205999080855, -1.5648145781930454, 1.5189463721939647], [-0.0, 0.0, -0.0]]], 'weights': [[0.0, 0.0], [0.0, -2.7105684853826997]]}),
+ ('seq2seq.sequence_loss/huge-weight', 'float32'): ([inf, 1.9643688201904297], {'logits': [[[-0.0, 0.0, 0.0], [0.3142658472061157, 0.11561194807291031, -0.4298778176307678]], [[0.0, -0.0, 0.0], [0.0, -0.0, 0.0]]], 'weights': [[-inf, 0.0], [-inf, -0.897261381149292]]}),
+ ('seq2seq.sequence_loss/huge-weight', 'float64'): ([inf, 1.964368784107945], {'logits': [[[-0.0, 0.0, 0.0], [0.3142658596058812, 0.11561194881107452, -0.4298778084169558]], [[0.0, -0.0, 0.0], [0.0, -0.0, 0.0]]], 'weights': [[-inf, 0.0], [-inf, -0.8972613822758297]]}),
+ ('seq2seq.sequence_loss/none-huge-dy', 'float32'): ([[inf, 1.9643688201904297], [-inf, 0.339692085981369]], {'logits': [[[-inf, inf, inf], [0.6285316944122314, 0.23122389614582062, -0.8597556352615356]], [[-3.9020351745503273e+36, 1.3311969106971904e+38, -1.292176596981205e+38], [0.08402013033628464, -0.3124105930328369, 0.2283903956413269]]], 'weights': [[3.4826226234436035, 1.9643688201904297], [0.7625651359558105, 0.1698460429906845]]}),
+ ('seq2seq.sequence_loss/none-huge-dy', 'float64'): ([[inf, 1.964368784107945], [-inf, 0.33969203911257095]], {'logits': [[[-inf, inf, inf], [0.6285317192117624, 0.23122389762214904, -0.8597556168339116]], [[-2.0614239758249534e+306, 7.03264106137527e+307, -6.826498663792775e+307], [0.08402013226813212, -0.31241053103732086, 0.228390398769189]]], 'weights': [[3.4826225933143142, 1.964368784107945], [0.7625651311238176, 0.16984601955628548]]}),
+ ('seq2seq.sequence_loss/nan-weight-zero-row', 'float32'): ([nan, 1.525130271911621], {'logits': [[[nan, nan, nan], [nan, nan, nan]], [[0.02293410338461399, -0.782407283782959, 0.7594732046127319], [0.0, -0.0, 0.0]]], 'weights': [[nan, nan], [0.0, -1.3552842140197754]]}),
+ ('seq2seq.sequence_loss/nan-weight-zero-row', 'float64'): ([nan, 1.5251302622476353], {'logits': [[[nan, nan, nan], [nan, nan, nan]], [[0.022934102999540427, -0.7824072890965227, 0.7594731860969823], [0.0, -0.0, 0.0]]], 'weights': [[nan, nan], [0.0, -1.3552842426913498]]}),
+ ('legacy_seq2seq.sequence_loss_by_example/nan-weight', 'float32'): ([nan, 2.0328612327575684], {'logits': [[[nan, nan, nan], [0.8380422592163086, -1.0250349044799805, 0.18699251115322113]], [[nan, nan, nan], [-0.6386599540710449, 0.5625298023223877, 0.07613013684749603]]], 'weights': [[nan, -0.7579898834228516], [nan, 1.5159797668457031]]}),
+ ('legacy_seq2seq.sequence_loss_by_example/nan-weight', 'float64'): ([nan, 2.032861195922703], {'logits': [[[nan, nan, nan], [0.8380422922817912, -1.0250348031697847, 0.1869925108879933]], [[nan, nan, nan], [-0.6386599559101969, 0.5625298229871847, 0.07613013292301225]]], 'weights': [[nan, -0.757989882419172], [nan, 1.5159797648437667]]}),
+}
+
+
+def check(got, want, dt, what):
+    got, want, fin = assert_special_positions(got, want, what)
+    # finite elements: a few roundings (8 eps) relative to the element, or 8
+    # times the smallest normal (TF flushes denormal results to zero)
+    fi = np.finfo(dt)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=8 * float(fi.eps),
+                               atol=8 * float(fi.tiny), err_msg=what)
+
+
+@pytest.mark.parametrize("key", sorted(TF), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_special_values_match_tf(key):
+    name, dtype = key
+    fn, inputs, opts, dy, wrt = CASES[name]
+    dt = np.dtype(dtype)
+    args = {k: arr(v, dt) if k in wrt else np.array(v) for k, v in inputs.items()}
+    want_value, want_grads = TF[key]
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(fn, **args, **opts)
+        grads = backward(np.asarray(dy, dt) * np.ones(np.shape(value), dt))
+    check(value, want_value, dt, f"{name} value")
+    for k, g in want_grads.items():
+        got = np.stack(grads[k]) if isinstance(grads[k], list) else grads[k]
+        check(got, g, dt, f"{name} d/d{k}")
+
+
+def test_forward_gradients_equal_the_upstream_ones():
+    # value_and_grad's gradients (dy = 1 from the forward pass) are the bits
+    # of vjp's backward with an explicit dy = 1 (the kernel run again)
+    for name, (fn, inputs, opts, dy, wrt) in CASES.items():
+        for dt in (np.float32, np.float64):
+            args = {k: arr(v, dt) if k in wrt else np.array(v) for k, v in inputs.items()}
+            with np.errstate(all="ignore"):
+                value, backward = cyloss.vjp(fn, **args, **opts)
+                g1 = backward()
+                value, backward = cyloss.vjp(fn, **args, **opts)
+                g2 = backward(np.ones(np.shape(value), dt) * 1.0)
+            for k in wrt:
+                a, b = (np.stack(g[k]) if isinstance(g[k], list) else g[k] for g in (g1, g2))
+                np.testing.assert_array_equal(a, b, err_msg=f"{name} d/d{k}")

@@ -1,0 +1,127 @@
+"""nce_loss / sampled_softmax_loss on denormal expected counts, against numbers
+obtained from TensorFlow 2.21 (CPU, tf.nn.* with the same sampled_values and a
+GradientTape; hard-coded here: tests/ runs without TF).
+
+TF subtracts log(expected count) from the logits. Its CPU Log treats a
+denormal count as zero (-inf, either sign), except in the last n % 8 elements
+of a float32 count tensor (its scalar tail), where a positive denormal gives
+-103.97208 and a negative one NaN. The cases put the denormal in the packet
+part (sampled position 3 of 9), in the float32 tail (position 8 of 9) and in
+the [1, 2] true counts (all tail in float32: 2 < 8).
+"""
+import numpy as np
+import pytest
+
+import cyloss
+import cyloss.nn
+
+C, D, S = 12, 2, 9
+NAN = np.nan
+
+# (dtype, loss, where, which denormal) -> TF's (value, d/dbiases, d/dinputs)
+_NCE_DB = [0.13833553690771838, 0.25699862975060694, 0.8729818851927357, 0.9458044950549646,
+           0.8106090995513748, 0.6025953147674599, 0.5170302049065201, 0.6538092285526418,
+           0.5882352941176471, 0.5245162123204703, 0.7271797446705858, 0.0]
+
+
+def _db(**at):
+    out = list(_NCE_DB)
+    for k, v in at.items():
+        out[int(k[1:])] = v
+    return out
+
+
+TF = {
+    ("float32", "nce_loss", "sec3", "+"): (NAN, _db(c5=1.0), [0.65190625, -0.5169411]),
+    ("float32", "nce_loss", "sec8", "+"): (117.4112, _db(c10=1.0), [0.8565215, -0.8209074]),
+    ("float32", "nce_loss", "sec8", "-"): (NAN, _db(c10=NAN), [NAN, NAN]),
+    ("float32", "nce_loss", "tec1", "-"): (NAN, _db(c1=NAN), [NAN, NAN]),
+    ("float32", "nce_loss", "tec1", "small"): (64.87756, _db(c1=0.5), [0.5911559, -0.6162923]),
+    ("float32", "sampled_softmax_loss", "sec3", "+"): (NAN, [NAN] * 11 + [0.0], [NAN, NAN]),
+    ("float32", "sampled_softmax_loss", "sec8", "+"):
+        (103.99486, [-0.5, -0.5] + [0.0] * 8 + [1.0, 0.0], [1.25, -0.5]),
+    ("float32", "sampled_softmax_loss", "sec8", "-"): (NAN, [NAN] * 11 + [0.0], [NAN, NAN]),
+    ("float32", "sampled_softmax_loss", "tec1", "small"):
+        (51.576965, [-0.5, 0.5] + [0.0] * 10, [0.25, 0.25]),
+    ("float64", "nce_loss", "sec3", "+"):
+        (NAN, _db(c5=1.0), [0.6519062017877033, -0.5169411349756936]),
+    ("float64", "nce_loss", "sec8", "+"):
+        (NAN, _db(c10=1.0), [0.856521393284764, -0.8209074977808892]),
+    ("float64", "nce_loss", "sec8", "-"):
+        (NAN, _db(c10=1.0), [0.856521393284764, -0.8209074977808892]),
+    ("float64", "nce_loss", "tec1", "-"):
+        (NAN, _db(c1=0.5), [0.5911558592253551, -0.6162923062838286]),
+    ("float64", "nce_loss", "tec1", "small"):
+        (NAN, _db(c1=0.5), [0.5911558592253551, -0.6162923062838286]),
+    ("float64", "sampled_softmax_loss", "sec8", "+"): (NAN, [NAN] * 11 + [0.0], [NAN, NAN]),
+    ("float64", "sampled_softmax_loss", "tec1", "-"): (NAN, [NAN] * 11 + [0.0], [NAN, NAN]),
+}
+
+
+def _case(dtype, where, which):
+    dt = np.dtype(dtype)
+    W = (np.arange(C * D).reshape(C, D) % 7 / 4 - 0.75).astype(dt)
+    b = (np.arange(C) % 5 / 8 - 0.25).astype(dt)
+    x = np.array([[0.5, -1.0]], dt)
+    tiny = np.finfo(dt).tiny
+    v = {"+": tiny / 4, "-": -tiny / 4, "small": tiny / 1024}[which]
+    tec = np.array([[0.5, 0.25]], dt)
+    sec = np.linspace(0.1, 0.9, S).astype(dt)
+    if where.startswith("sec"):
+        sec[int(where[3:])] = v
+    else:
+        tec[0, int(where[3:])] = v
+    return dict(weights=W, biases=b, labels=np.array([[0, 1]]), inputs=x, num_sampled=S,
+                num_classes=C, num_true=2, sampled_values=(np.arange(2, 2 + S), tec, sec),
+                remove_accidental_hits=False)
+
+
+def _close(got, want, dtype, magnitude):
+    got = np.asarray(got, np.float64).reshape(-1)
+    want = np.asarray(want, np.float64).reshape(-1)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), (got, want)
+    ok = ~np.isnan(want)
+    # k = 8 eps of the terms' magnitude: a few roundings and Eigen's exp/log
+    tol = 8 * np.finfo(dtype).eps * magnitude
+    np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("key", sorted(TF), ids=lambda k: "-".join(k))
+def test_denormal_counts_match_tf(key):
+    dtype, name, where, which = key
+    value, db, dx = TF[key]
+    kw = _case(dtype, where, which)
+    fn = getattr(cyloss.nn, name)
+    with np.errstate(all="ignore"):
+        got, backward = cyloss.vjp(fn, **kw)
+        g = backward(np.ones_like(got))
+    assert got.dtype == np.dtype(dtype)
+    _close(got, [value], dtype, abs(value) if np.isfinite(value) else 1)
+    # d/dbiases: one G per column (|G| <= 1); d/dinputs: 11 terms G_k W_k (|W| <= 1)
+    _close(g["biases"], db, dtype, 1)
+    _close(g["inputs"], dx, dtype, 11)
+    with np.errstate(all="ignore"):
+        again = fn(**kw)
+    assert np.array_equal(np.isnan(again), np.isnan(got))
+
+
+def test_log_counts_kernel_tail_rule():
+    """TF's log of a count tensor, position by position (TF 2.21): float32
+    denormals give -inf in the first n // 8 * 8 elements; in the tail
+    -103.97208 (positive) or NaN (negative); float64 denormals give -inf."""
+    from cyloss import _kernels
+    t32 = np.finfo(np.float32).tiny
+    c = np.full(11, 0.5, np.float32)
+    c[[2, 8, 9]] = [t32 / 4, t32 / 1024, -t32 / 4]
+    c[10] = -0.0
+    out = np.empty_like(c)
+    _kernels.K.sampled.k_log_counts(c, out)
+    assert out[2] == -np.inf and out[10] == -np.inf
+    assert out[8] == np.float32(-103.97208) and np.isnan(out[9])
+    assert np.allclose(out[[0, 1, 3, 7]], np.log(np.float32(0.5)), rtol=2e-7, atol=0)
+    t64 = np.finfo(np.float64).tiny
+    c = np.array([0.5, t64 / 4, -t64 / 4, t64 / 2**40, np.inf, -np.inf], np.float64)
+    out = np.empty_like(c)
+    _kernels.K.sampled.k_log_counts(c, out)
+    assert np.all(out[1:4] == -np.inf) and out[4] == np.inf and np.isnan(out[5])
+    np.testing.assert_allclose(out[0], np.log(0.5), rtol=4e-16)
