@@ -196,6 +196,29 @@ cdef inline void normalise(real *v, Py_ssize_t n, real *norm) noexcept nogil:
     norm[0] = z
 
 
+cdef inline void final_weights(real *bt, Py_ssize_t S, real floor, Py_ssize_t lab_len,
+                               Py_ssize_t nb) noexcept nogil:
+    # the final distribution: 0 at the two end states (label state lab_len and
+    # its blank), floor elsewhere
+    cdef Py_ssize_t s
+    for s in range(S):
+        bt[s] = floor
+    bt[lab_len] = 0
+    bt[nb + lab_len] = 0
+
+
+cdef inline void start_weights(real *fw, Py_ssize_t S, real floor, real *acc,
+                               Py_ssize_t n_classes) noexcept nogil:
+    # the start distribution (0 at the start state, floor elsewhere) and the
+    # gradient accumulators cleared
+    cdef Py_ssize_t s, k
+    for s in range(S):
+        fw[s] = floor
+    fw[0] = 0
+    for k in range(n_classes):
+        acc[k] = 0
+
+
 cdef inline void beta_step(const real *a, real *bt, Py_ssize_t Lmax, const real *step,
                            real w01) noexcept nogil:
     # one frame of the backward recursion: bt from a = beta(t + 1) + obs(t).
@@ -364,10 +387,7 @@ cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n
 
     # backward over every frame (final distribution at T, masked beyond tl)
     bt = beta + n_time * S
-    for s in range(S):
-        bt[s] = floor
-    bt[lab_len] = 0
-    bt[nb + lab_len] = 0
+    final_weights(bt, S, floor, lab_len, nb)
     cum = 0
     t = n_time - 1
     while t >= 0:
@@ -396,11 +416,7 @@ cdef void dense_special(const real *x0, real *g0, Py_ssize_t tstep, Py_ssize_t n
         return
 
     # forward over every frame, occupancy, gradient (times the frame mask)
-    for s in range(S):
-        fw[s] = floor
-    fw[0] = 0
-    for k in range(n_classes):
-        acc[k] = 0
+    start_weights(fw, S, floor, acc, n_classes)
     for t in range(n_time):
         x = x0 + t * tstep
         ob = obs + t * S
@@ -533,10 +549,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
 
     # 2. backward; beta row t lives at beta + t * S (beta_step)
     bt = beta + tl * S
-    for s in range(S):
-        bt[s] = floor
-    bt[lab_len] = 0
-    bt[nb + lab_len] = 0
+    final_weights(bt, S, floor, lab_len, nb)
     cum = 0
     t = tl - 1
     while t >= 0:
@@ -568,11 +581,7 @@ cdef void ctc_example(const real *x0, Py_ssize_t tstep, Py_ssize_t n_classes,
         return
 
     # 3. forward, occupancy and gradient
-    for s in range(S):
-        fw[s] = floor
-    fw[0] = 0
-    for k in range(n_classes):
-        acc[k] = 0
+    start_weights(fw, S, floor, acc, n_classes)
     for t in range(tl):
         x = x0 + t * tstep
         ob = obs + t * S

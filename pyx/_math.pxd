@@ -2,7 +2,6 @@
 # _vec.h (gcc needs `omp simd` pragmas there); these wrappers pick the float
 # or double version at compile time, so float32 stays float32.
 from libc.math cimport fabs, fabsf
-from libc.float cimport FLT_MIN, DBL_MIN
 from _types cimport real
 
 cdef extern from "_vec.h" nogil:
@@ -17,6 +16,8 @@ cdef extern from "_vec.h" nogil:
     double cyl_rowmax_d(const double *x, Py_ssize_t n)
     float cyl_sum_f(const float *x, Py_ssize_t n)
     double cyl_sum_d(const double *x, Py_ssize_t n)
+    float cyl_daz_f(float v)
+    double cyl_daz_d(double v)
     float cyl_tfsum_f(const float *x, Py_ssize_t n, Py_ssize_t first)
     double cyl_tfsum_d(const double *x, Py_ssize_t n, Py_ssize_t first)
     float cyl_halfsumsq_f(const float *x, Py_ssize_t n)
@@ -185,8 +186,11 @@ cdef inline real fabs_(real x) noexcept nogil:
 cdef inline real daz_(real x) noexcept nogil:
     # TF's CPU kernels treat denormal inputs as zero and flush denormal
     # results: x, or a zero of its sign when |x| is below the smallest normal
-    cdef real tiny = FLT_MIN if real is float else DBL_MIN
-    return x * <real>0 if fabs_(x) < tiny else x
+    # (_vec.h's rule, shared with its row loops)
+    if real is float:
+        return cyl_daz_f(x)
+    else:
+        return cyl_daz_d(x)
 
 
 cdef inline real clip_(real x, real lo, real hi) noexcept nogil:

@@ -97,17 +97,17 @@ def assert_special_positions(got, want, what=""):
     return got, want, np.isfinite(want)
 
 
-def assert_special_close(got, expected, dt, what, k=8):
-    """`got` has dtype dt, TF's NaN/inf positions exactly, and its finite
-    elements within k eps of TF's (relative; plus the smallest normal, for
-    values near 0). For gradients built with TF's ops in TF's order: only
-    Eigen's float32 exp/log ulps and the order of short row sums (a few
-    terms) can move a finite element, a few eps of its magnitude."""
-    assert np.asarray(got).dtype == np.dtype(dt), what
+def assert_special_close(got, expected, dt, what="", k=8, floor=1):
+    """TF's NaN/inf positions (signs included) exactly, and the finite
+    elements within k eps(dt) of TF's, relative, plus `floor` times dt's
+    smallest normal (TF flushes denormal results, so values near 0 may be 0).
+    dt is the type TF computes in. For results built with TF's ops in TF's
+    order: only a few roundings (Eigen's float32 exp/log ulps, short sums in
+    another order) can move a finite element."""
     got, exp, fin = assert_special_positions(got, np.asarray(expected, dt), what)
-    eps, tiny = np.finfo(dt).eps, np.finfo(dt).tiny
-    err = np.abs(got[fin] - exp[fin])
-    assert np.all(err <= k * eps * np.abs(exp[fin]) + tiny), (what, got, exp)
+    fi = np.finfo(dt)
+    np.testing.assert_allclose(got[fin], exp[fin], rtol=k * float(fi.eps),
+                               atol=floor * float(fi.tiny), err_msg=what)
 
 
 def assert_same_bits(got, want, what=""):

@@ -58,7 +58,9 @@ TF_CLASS = {
 }
 
 
-_check = assert_special_close
+def _check(got, expected, dt, what):
+    assert np.asarray(got).dtype == np.dtype(dt), what
+    assert_special_close(got, expected, dt, what)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])

@@ -111,7 +111,9 @@ def _conv(a, dt):
     return np.array([[m.get(x, x) if isinstance(x, str) else x for x in r] for r in a], dt)
 
 
-_check = assert_special_close
+def _check(got, expected, dt, what):
+    assert np.asarray(got).dtype == np.dtype(dt), what
+    assert_special_close(got, expected, dt, what)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])

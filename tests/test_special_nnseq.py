@@ -19,7 +19,7 @@ import cyloss.legacy_seq2seq
 import cyloss.nn
 import cyloss.seq2seq
 
-from _cases import assert_special_positions
+from _cases import assert_special_close
 
 inf, nan = np.inf, np.nan
 
@@ -109,12 +109,9 @@ TF = {
 
 
 def check(got, want, dt, what):
-    got, want, fin = assert_special_positions(got, want, what)
     # finite elements: a few roundings (8 eps) relative to the element, or 8
     # times the smallest normal (TF flushes denormal results to zero)
-    fi = np.finfo(dt)
-    np.testing.assert_allclose(got[fin], want[fin], rtol=8 * float(fi.eps),
-                               atol=8 * float(fi.tiny), err_msg=what)
+    assert_special_close(got, want, dt, what, k=8, floor=8)
 
 
 @pytest.mark.parametrize("key", sorted(TF), ids=lambda k: f"{k[0]}-{k[1]}")
