@@ -524,23 +524,51 @@ static inline T cyl_daz_##S(T v)                                              \
 /* Dense softmax cross-entropy of one row, labels y (contiguous).             \
  * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \
  * dx = e/sum - y (TF's convention: not scaled by sum(y)), dy_k = L - s_k.   \
- * Denormal labels count as 0 (DAZ, as TF's CPU kernel reads them).          \
+ * Denormal labels count as 0 (DAZ, as TF's CPU kernel reads them). The      \
+ * loss pass reads y as given and a pass over the row (then in L1) tells    \
+ * whether some label is denormal; only such a row is summed again with    \
+ * the flush (daz(y) == y elsewhere: the same bits either way).             \
  * Either gradient pointer may be NULL; pf (or NULL) is the next row, to   \
  * prefetch while this one is worked. */                                      \
+static inline T cyl_xent_loss_##S(const T *x, const T *y, ptrdiff_t n,        \
+                                  T m, T L)                                   \
+{                                                                             \
+    CYL_CHUNKED(T, S, y[k] * (L - (x[k] - m)), y[k] * (L - (x[k] - m)))       \
+}                                                                             \
+static inline T cyl_xent_loss_daz_##S(const T *x, const T *y, ptrdiff_t n,    \
+                                      T m, T L)                               \
+{                                                                             \
+    CYL_CHUNKED(T, S, cyl_daz_##S(y[k]) * (L - (x[k] - m)),                   \
+                cyl_daz_##S(y[k]) * (L - (x[k] - m)))                         \
+}                                                                             \
+static inline int cyl_any_denormal_##S(const T *y, ptrdiff_t n)               \
+{                                                                             \
+    const T tiny = sizeof(T) == sizeof(float) ? (T)FLT_MIN : (T)DBL_MIN;      \
+    int any = 0;                                                              \
+    for (ptrdiff_t k = 0; k < n; k++)                                         \
+        any |= (y[k] < tiny) & (y[k] > -tiny) & (y[k] != (T)0);               \
+    return any;                                                               \
+}                                                                             \
 static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
                                  T *dx, T *dlab, const T *pf)                 \
 {                                                                             \
     T m = cyl_rowmax_##S(x, n);                                               \
     T sum = cyl_expsum_##S(x, n, m, dx, pf);                                  \
     T L = (T)log(sum);                                                        \
-    if (dx)                                                                   \
+    T loss = cyl_xent_loss_##S(x, y, n, m, L);                                \
+    int flush = cyl_any_denormal_##S(y, n);                                   \
+    if (flush)                                                                \
+        loss = cyl_xent_loss_daz_##S(x, y, n, m, L);                          \
+    if (dx && flush)                                                          \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
             dx[k] = dx[k] / sum - cyl_daz_##S(y[k]);                          \
+    else if (dx)                                                              \
+        for (ptrdiff_t k = 0; k < n; k++)                                     \
+            dx[k] = dx[k] / sum - y[k];                                       \
     if (dlab)                                                                 \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
             dlab[k] = L - (x[k] - m);                                         \
-    CYL_CHUNKED(T, S, cyl_daz_##S(y[k]) * (L - (x[k] - m)),                   \
-                cyl_daz_##S(y[k]) * (L - (x[k] - m)))                         \
+    return loss;                                                              \
 }                                                                             \
                                                                               \
 /* Sparse softmax cross-entropy of one row: loss = L - s_label;               \
