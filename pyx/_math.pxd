@@ -20,6 +20,12 @@ cdef extern from "_vec.h" nogil:
     double cyl_daz_d(double v)
     float cyl_tfsum_f(const float *x, Py_ssize_t n, Py_ssize_t first)
     double cyl_tfsum_d(const double *x, Py_ssize_t n, Py_ssize_t first)
+    void cyl_tfsum_cols_f(const float *x, Py_ssize_t R, Py_ssize_t B, Py_ssize_t b0,
+                          Py_ssize_t b1, Py_ssize_t i0, Py_ssize_t n_out, int packets,
+                          float *out)
+    void cyl_tfsum_cols_d(const double *x, Py_ssize_t R, Py_ssize_t B, Py_ssize_t b0,
+                          Py_ssize_t b1, Py_ssize_t i0, Py_ssize_t n_out, int packets,
+                          double *out)
     float cyl_halfsumsq_f(const float *x, Py_ssize_t n)
     double cyl_halfsumsq_d(const double *x, Py_ssize_t n)
     float cyl_dot_f(const float *a, const float *b, Py_ssize_t n)
@@ -93,6 +99,17 @@ cdef inline real tfsum(const real *x, Py_ssize_t n, Py_ssize_t first) noexcept n
         return cyl_tfsum_f(x, n, first)
     else:
         return cyl_tfsum_d(x, n, first)
+
+
+cdef inline void tfsum_cols(const real *x, Py_ssize_t R, Py_ssize_t B, Py_ssize_t b0,
+                            Py_ssize_t b1, Py_ssize_t i0, Py_ssize_t n_out, bint packets,
+                            real *out) noexcept nogil:
+    # out[b0:b1] = column sums of the slab x [R, B] in the order of TF's CPU
+    # Sum over a leading or middle axis (_vec.h)
+    if real is float:
+        cyl_tfsum_cols_f(x, R, B, b0, b1, i0, n_out, packets, out)
+    else:
+        cyl_tfsum_cols_d(x, R, B, b0, b1, i0, n_out, packets, out)
 
 
 cdef inline real rowhalfsumsq(const real *x, Py_ssize_t n) noexcept nogil:

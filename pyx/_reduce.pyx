@@ -4,7 +4,7 @@ partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
 from _types cimport real, label_t
-from _math cimport rowsum, rowhalfsumsq, tfsum
+from _math cimport rowsum, rowhalfsumsq, tfsum, tfsum_cols
 
 cdef Py_ssize_t BLOCK = 4096
 
@@ -37,6 +37,35 @@ def k_tfsum_rows(const real[:, ::1] x,     # IN [n_rows, n], n >= 1
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         out[i] = tfsum(&x[i, 0], n, i * n)
+
+
+cdef Py_ssize_t COLS = 1024       # columns per work item of k_tfsum_cols
+
+
+cdef inline Py_ssize_t packet_start(Py_ssize_t b, Py_ssize_t i0, Py_ssize_t n_cols,
+                                    Py_ssize_t packet) noexcept nogil:
+    # the first column >= b whose output index i0 + b starts a packet (or n_cols)
+    return min(n_cols, b + (packet - (i0 + b) % packet) % packet)
+
+
+def k_tfsum_cols(const real[:, :, ::1] x,   # IN [A, R, B], R >= 1
+                 real[:, ::1] out,          # OUT [A, B]
+                 bint packets,
+                 int n_threads):
+    """out[a, b] = sum(x[a, :, b]) in the order of TF's CPU Sum over a
+    leading or middle axis (packets: TF's preserving-inner path; otherwise
+    every output one by one, its generic path)."""
+    cdef Py_ssize_t A = x.shape[0], R = x.shape[1], B = x.shape[2]
+    cdef Py_ssize_t n_chunks = (B + COLS - 1) // COLS, t, a, c, b0, b1, i0
+    cdef Py_ssize_t packet = 32 // sizeof(real)
+    for t in prange(A * n_chunks, schedule="static", nogil=True,
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
+        a = t // n_chunks
+        c = t % n_chunks
+        i0 = a * B
+        b0 = packet_start(c * COLS, i0, B, packet) if c > 0 else 0
+        b1 = packet_start((c + 1) * COLS, i0, B, packet) if c < n_chunks - 1 else B
+        tfsum_cols(&x[a, 0, 0], R, B, b0, b1, i0, A * B, packets, &out[a, 0])
 
 
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)

@@ -659,6 +659,46 @@ static T cyl_tfsum_##S(const T *x, ptrdiff_t n, ptrdiff_t first)              \
     if (left < n)                                                             \
         s = s + cyl_tfsum_##S(x + left, n - left, split);                     \
     return s;                                                                 \
+}                                                                             \
+/* Sums over a leading or middle axis: x is one slab [R, B] of a tensor       \
+ * reduced to [A, B] (row stride B), out[b] = sum_j x[j, b] for b in [b0, b1). \
+ * i0 = a * B is the slab's first output index, n_out = A * B. TF evaluates   \
+ * the output in packets of P from index 0: a packet that lies inside one    \
+ * slab and ends by n_out adds, when R >= 16, rows j = 0 mod 4 .. 3 mod 4    \
+ * into four packet accumulators, then ((a0 + a1) + a2) + a3 and the last    \
+ * R mod 4 rows one by one; every other output adds its rows one by one from  \
+ * 0 (as all outputs do when `packets` is 0: TF's generic reduction). b0 must \
+ * be 0 or start a packet (i0 + b0 = 0 mod P), b1 be B or start one. */      \
+static void cyl_tfsum_cols_##S(const T *x, ptrdiff_t R, ptrdiff_t B,          \
+                               ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t i0,      \
+                               ptrdiff_t n_out, int packets, T *out)          \
+{                                                                             \
+    enum { P = 32 / sizeof(T) };                                              \
+    ptrdiff_t b = b0, j;                                                      \
+    while (b < b1) {                                                          \
+        const ptrdiff_t i = i0 + b;                                           \
+        if (packets && R >= 16 && i % P == 0 && i + P <= n_out && b + P <= B) { \
+            T a[4][P] = {{0}};                                                \
+            const ptrdiff_t R4 = R - R % 4;                                   \
+            for (j = 0; j < R4; j += 4)                                       \
+                for (int q = 0; q < 4; q++)                                   \
+                    for (int l = 0; l < P; l++)                               \
+                        a[q][l] += x[(j + q) * B + b + l];                    \
+            for (int l = 0; l < P; l++)                                       \
+                a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];          \
+            for (; j < R; j++)                                                \
+                for (int l = 0; l < P; l++)                                   \
+                    a[0][l] += x[j * B + b + l];                              \
+            for (int l = 0; l < P; l++)                                       \
+                out[b + l] = a[0][l];                                         \
+            b += P;                                                           \
+        } else {                                                              \
+            T t = 0;                                                          \
+            for (j = 0; j < R; j++)                                           \
+                t += x[j * B + b];                                            \
+            out[b++] = t;                                                     \
+        }                                                                     \
+    }                                                                         \
 }
 CYL_TFSUM(float, f)
 CYL_TFSUM(double, d)

@@ -7,9 +7,13 @@ inf, -inf, NaN and a finite sum, and cyloss must give TF's.
 * The compiled order against conformance/tforder.py, an independent NumPy
   statement of the same order, bit for bit, at every SIMD level, for lengths
   across every branch (tail only, packets, 4-packet blocks, the split of rows
-  longer than 1024 packets at offsets that are not packet multiples).
-No TF is needed to run this file.
+  longer than 1024 packets at offsets that are not packet multiples), and
+  over every set of axes of ranks 1-5 (leading, middle and split runs).
+No TF is needed to run this file (conformance/test_tforder.py checks
+tforder itself against tf.reduce_sum).
 """
+import itertools
+
 import numpy as np
 import pytest
 
@@ -90,15 +94,102 @@ def test_compiled_order_is_tforder(dt, level):
         _kernels.use(_kernels.available_levels()[-1])
 
 
-def test_axes_and_fallback():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
-    # trailing axes: one row per leading index, in TF's order
-    got = ck.tf_sum(x, axis=(1, 2))
-    assert same(got, tforder.tf_sum_rows(x.reshape(3, 20)))
-    assert ck.tf_sum(x, axis=(-1, 1), keepdims=True).shape == (3, 1, 1)
-    # a leading axis: NumPy's sum (TF's order there is not reproduced)
-    assert same(ck.tf_sum(x, axis=0), np.sum(x, axis=0))
-    # empty sums and integers
+# A column of 16 values that TF sums over a leading axis: with 4 accumulators
+# when its output is part of a whole packet (P columns), one by one otherwise.
+# (dtype, column, TF's packet result, TF's one-by-one result)
+TF_COLUMNS = [
+    (np.float32, ["M", "M", 2.0, 2.0, "-M", 1.0, "-M", "M", 2.0, 0.5, "M", "-M", 1.0, 2.0, 2.0,
+                  "-M"], 0.0, np.inf),
+    (np.float64, ["M", "M", 1.0, 1.0, 2.0, "-M", "M", 2.0, "-M", 0.5, "-M", 1.0, "M", 0.5, 2.0,
+                  0.5], np.finfo(np.float64).max, np.inf),
+]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("i", range(len(TF_COLUMNS)))
+def test_tf_column_sums(i, level):
+    dt, v, packet, single = TF_COLUMNS[i]
+    col = values(dt, v)
+    P = 32 // np.dtype(dt).itemsize
+    _kernels.use(level)
+    try:
+        whole = ck.tf_sum(np.tile(col[:, None], (1, P)), axis=0)      # one packet
+        short = ck.tf_sum(np.tile(col[:, None], (1, P - 1)), axis=0)  # no packet
+        # [2, 16, P + 1]: output 0..P-1 of slab 0 is a packet, the rest is not
+        mid = ck.tf_sum(np.tile(col[None, :, None], (2, 1, P + 1)), axis=1)
+    finally:
+        _kernels.use(_kernels.available_levels()[-1])
+    assert np.array_equal(whole, np.full(P, packet, dt))
+    assert np.array_equal(short, np.full(P - 1, single, dt))
+    assert np.array_equal(mid[0], np.r_[np.full(P, packet), single].astype(dt))
+    assert np.array_equal(mid[1], np.full(P + 1, single, dt))
+
+
+def test_tf_sum_over_first_and_last_axes():
+    # [3, 2, 3] over axes 0 and 2: TF adds x[j1, k, j2] with j2 the outer loop
+    # (tf.reduce_sum gave max; j1 outermost gives -inf, NumPy NaN)
+    v = values(np.float32, ["-M", "-M", "M", 2.0, 1.0, 1.0, "M", "M", 2.0]).reshape(3, 3)
+    x = np.stack([v, v], axis=1)
+    got = ck.tf_sum(x, axis=(0, 2))
+    assert np.array_equal(got, np.full(2, np.finfo(np.float32).max, np.float32))
+    assert same(got, tforder.tf_reduce_sum(x, (0, 2)))
+
+
+SHAPES = [(16, 8), (17, 9), (27, 24), (40, 13), (100, 3), (16, 2, 9), (3, 20, 9), (4, 33, 8),
+          (3, 16, 12), (20, 3, 17), (16, 5, 16), (5, 4, 3, 20), (17, 1, 24, 1), (1, 33, 1, 9),
+          (3, 4, 5, 6, 7), (1, 1, 5), (7,), (1100, 9), (2, 3, 3000, 4)]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("level", LEVELS)
+def test_compiled_axes_are_tforder(dt, level):
+    # every set of axes of every shape: tf_sum's view (tf_runs), its kernels
+    # and its transposes against tforder.tf_reduce_sum, bit for bit
+    rng = np.random.default_rng(11)
+    m = np.finfo(dt).max
+    pool = np.array([m, -m, m / 2, -m / 2, m / 4, 1.0, -3.0, -0.0], dt)
+    _kernels.use(level)
+    try:
+        for shape in SHAPES:
+            x = rng.choice(pool, size=shape)
+            for r in range(len(shape) + 1):
+                for axes in itertools.combinations(range(len(shape)), r):
+                    want = tforder.tf_reduce_sum(x, axes)
+                    assert same(ck.tf_sum(x, axis=axes), want), (shape, axes)
+                    assert ck.tf_sum(x, axis=axes, keepdims=True).shape == tuple(
+                        1 if i in axes else n for i, n in enumerate(shape))
+            assert same(ck.tf_sum(x), tforder.tf_reduce_sum(x, tuple(range(len(shape)))))
+    finally:
+        _kernels.use(_kernels.available_levels()[-1])
+
+
+def test_tf_runs():
+    assert ck.tf_runs((1, 1, 2, 3, 1, 2, 1, 4), (0, 2, 5, 7)) == ([2, 3, 8], True)
+    assert ck.tf_runs((4, 5, 6), (1,)) == ([4, 5, 6], False)
+    assert ck.tf_runs((4, 1, 6), (1,)) == ([24], False)
+    assert ck.tf_runs((1, 1), (0,)) == ([], True)
+    for shape, axes in [((1, 1, 2, 3, 1, 2, 1, 4), (0, 2, 5, 7)), ((3, 1, 4), (0, 1))]:
+        assert ck.tf_runs(shape, axes) == tforder.tf_runs(shape, axes)
+
+
+def test_empty_and_integer_sums():
     assert same(ck.tf_sum(np.zeros((2, 0), np.float64), axis=-1), np.zeros(2))
+    assert same(ck.tf_sum(np.zeros((0, 3), np.float32), axis=0), np.zeros(3, np.float32))
     assert same(ck.tf_sum(np.arange(5)), np.sum(np.arange(5)))
+
+
+def test_tf_add_n():
+    # ten scalars: TF's AddN adds the first 2, then the group of 8 on its own
+    # (tf.add_n gave 4; left to right gives 1)
+    x = values(np.float32, [1.0, 2.0, 2.0, 1.0, 2.0, 2.0, 2.0, "M", "-M", 1.0])
+    assert np.array_equal(ck.tf_add_n(x[:, None]), np.float32([4.0]))
+    # the grouping for every count: head = n (n <= 9), else n mod 8 (8 for 0, 9 for 1)
+    for n in range(1, 42):
+        xs = np.zeros((n, 1), np.float64)
+        xs[0] = np.finfo(np.float64).max            # overflows where a group adds it twice
+        head = n if n <= 9 else (n % 8 or 8) + (8 if n % 8 == 1 else 0)
+        if n > head:
+            xs[head] = np.finfo(np.float64).max
+            xs[head + 1] = -np.finfo(np.float64).max
+        # groups of 8 are summed before they meet the running total: M + (M - M) = M
+        assert ck.tf_add_n(xs)[0] == np.finfo(np.float64).max, n

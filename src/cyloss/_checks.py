@@ -126,8 +126,7 @@ def unrows(two, moved_shape, axis, ndim):
 
 def reduce_to(g, shape):
     """Sum a broadcast gradient back to the shape of the input it came from
-    (as TF's broadcast gradient does: in its order of additions where the
-    summed axes are all of g's or its last ones, see tf_sum)."""
+    (as TF's broadcast gradient does: in its order of additions, tf_sum)."""
     if g.shape == tuple(shape):
         return g
     lead = g.ndim - len(shape)
@@ -136,24 +135,83 @@ def reduce_to(g, shape):
     return tf_sum(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
+def tf_runs(shape, axes):
+    """How TF's CPU reduction sees `shape` summed over `axes`: leading 1s
+    dropped, each size-1 axis joined to the run before it, neighbouring axes
+    of the same kind merged. Returns (runs, first_summed): the run sizes, which
+    alternate between summed and kept, and whether the first run is summed."""
+    summed = [i in axes for i in range(len(shape))]
+    d = next((i for i, n in enumerate(shape) if n != 1), len(shape))
+    if d == len(shape):
+        return [], True
+    runs = [shape[d]]
+    for i in range(d + 1, len(shape)):
+        if shape[i] == 1:
+            summed[i] = summed[i - 1]
+        if summed[i] == summed[i - 1]:
+            runs[-1] *= shape[i]
+        else:
+            runs.append(shape[i])
+    return runs, summed[d]
+
+
 def tf_sum(a, axis=None, keepdims=False):
-    """np.sum(a, axis) of a float array with TF's order of additions (its CPU
-    Sum kernel, _vec.h cyl_tfsum) when the summed axes are all of a's or its
-    last ones: the order decides inf, -inf or NaN where partial sums overflow.
-    Other axes: NumPy's sum (TF's order there is not reproduced)."""
+    """np.sum(a, axis) of a float array in TF's order of additions (its CPU
+    Sum kernel on the view tf_runs gives): where partial sums overflow, the
+    order alone decides inf, -inf or NaN.
+      [R] or [K, R] (all, or the last axes): rows, _vec.h cyl_tfsum;
+      [R, K] or [A, R, B] (a leading or middle run): cyl_tfsum_cols;
+      [R1, K, R2]: each output added one by one, R2 the outer loop;
+      more runs: the summed axes moved last, then rows."""
     a = np.asarray(a)
     axes = tuple(range(a.ndim)) if axis is None else tuple(
         sorted(normalize_axis(x, a.ndim) for x in np.atleast_1d(axis)))
-    n = int(np.prod([a.shape[x] for x in axes], dtype=np.int64))
-    if (a.dtype not in (np.float32, np.float64) or n == 0
-            or axes != tuple(range(a.ndim - len(axes), a.ndim))):
+    if a.dtype not in (np.float32, np.float64) or a.size == 0:
         return np.sum(a, axis=axes, keepdims=keepdims)
-    rows_ = np.ascontiguousarray(a).reshape(-1, n)
-    out = np.empty(rows_.shape[0], a.dtype)
-    _kernels.K.reduce.k_tfsum_rows(rows_, out, for_work(a.size))
     kept = tuple(1 if i in axes else d for i, d in enumerate(a.shape)) if keepdims \
-        else a.shape[:a.ndim - len(axes)]
+        else tuple(d for i, d in enumerate(a.shape) if i not in axes)
+    runs, first = tf_runs(a.shape, axes)
+    k, threads = _kernels.K.reduce, for_work(a.size)
+    x = np.ascontiguousarray(a).reshape(runs)
+    if len(runs) == 0 or (len(runs) == 1 and not first):     # nothing is summed
+        return np.array(a).reshape(kept)
+    if len(runs) in (2, 3) and (len(runs) == 3) != first:    # columns
+        cols = x.reshape(1, *runs) if first else x
+        out = np.empty((cols.shape[0], cols.shape[2]), a.dtype)
+        k.k_tfsum_cols(cols, out, True, threads)
+    elif len(runs) == 3:                                      # [R1, K, R2]
+        cols = np.ascontiguousarray(x.transpose(2, 0, 1)).reshape(1, -1, runs[1])
+        out = np.empty((1, runs[1]), a.dtype)
+        k.k_tfsum_cols(cols, out, False, threads)
+    else:                                                     # rows
+        if len(runs) > 2:
+            summed = [i for i in range(len(runs)) if (i % 2 == 0) == first]
+            x = np.ascontiguousarray(x.transpose(
+                [i for i in range(len(runs)) if i not in summed] + summed))
+        n = int(np.prod([runs[i] for i in range(len(runs)) if (i % 2 == 0) == first]))
+        x = x.reshape(-1, n)
+        out = np.empty(x.shape[0], a.dtype)
+        k.k_tfsum_rows(x, out, threads)
     return out.reshape(kept)
+
+
+def tf_add_n(xs):
+    """The sum of the arrays xs[0], xs[1], ... (stacked on axis 0) in the
+    order of TF's CPU AddN: the first n mod 8 of them (8 when that is 0, 9
+    when it is 1; all of them when n <= 9) added left to right, then each
+    following group of 8 added left to right and that group's sum added on."""
+    n = len(xs)
+    head = n if n <= 9 else (n % 8 or 8) + (8 if n % 8 == 1 else 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = xs[0].copy()
+        for i in range(1, head):
+            out = out + xs[i]
+        for g in range(head, n, 8):
+            group = xs[g]
+            for i in range(g + 1, g + 8):
+                group = group + xs[i]
+            out = out + group
+    return out
 
 
 def flush_denormals(a, tiny=None):

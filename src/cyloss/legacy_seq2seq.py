@@ -74,7 +74,7 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
     W0 = np.stack(ws)                                   # [T, *wshape]
     W = np.ascontiguousarray(np.broadcast_to(W0.reshape(n_t, -1), (n_t, b)))    # [T, B]
     with np.errstate(all="ignore"):
-        den = np.sum(W0, axis=0) + dt(GUARD) if avg_t else None       # [*wshape]
+        den = ck.tf_add_n(W0) + dt(GUARD) if avg_t else None           # [*wshape]
     # the upstream of each example's log-perplexity for dy = 1
     with np.errstate(all="ignore"):
         up1 = np.full(b, dt(1) / dt(b) if batch == "mean" else dt(1), x0.dtype)
@@ -99,13 +99,13 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
         with np.errstate(all="ignore"):
             cew = ce * W
         dx = None
-    p = np.sum(cew, axis=0)                                             # add_n: [B]
+    p = ck.tf_add_n(cew)                                                # [B]
     with np.errstate(all="ignore"):
         lp = p / den if avg_t else p
         if batch is None:
             value = lp
         else:
-            cost = np.sum(lp)
+            cost = ck.tf_sum(lp)
             value = np.asarray(cost / dt(b) if batch == "mean" else cost, x0.dtype)
     if not ctx.grad:
         return value, None
@@ -138,13 +138,14 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
         if want_w:
             with np.errstate(all="ignore"):
                 gw = ck.flush_denormals(ce * g[None, :])                # [T, B]
+                gd = 0
                 if avg_t:       # d(p / den)/d den = (-p / den) / den, TF's order
                     gd = ck.flush_denormals(
                         up * ck.flush_denormals(ck.flush_denormals(-p / den) / den))
-                    gw = gw + gd[None, :]
-            gw = np.asarray(gw, x0.dtype)
-            if wshape != (b,):
-                gw = gw.sum(axis=1).reshape((n_t,) + wshape)
+                if wshape != (b,):      # each step's broadcast weight: its own sums
+                    gw = np.stack([ck.tf_sum(r) for r in gw]).reshape((n_t,) + wshape)
+                    gd = ck.tf_sum(gd).reshape(wshape) if avg_t else 0
+                gw = np.asarray(gw + gd, x0.dtype)
             out["weights"] = [gw[i] for i in range(n_t)]
         return out
     return value, backward

@@ -505,7 +505,7 @@ def _categorical_generalized_cross_entropy(ctx, y_true, y_pred, q):
             else y_true.astype(np.int64)
     onehot = (ids[..., None] == np.arange(k)).astype(dt)
     _shape(y_pred, onehot)      # TF: Mul's InvalidArgumentError naming both shapes
-    p = np.sum(y_pred * onehot, axis=-1, dtype=dt)
+    p = ck.tf_sum(y_pred * onehot, axis=-1)
     # TF's CPU kernels flush denormals to zero (the product with the one-hot
     # already does): p^q and p^(q - 1) then see 0, as in TF
     p = np.where(np.abs(p) < np.finfo(dt).tiny, dt.type(0), p)
@@ -555,7 +555,7 @@ def _l2_normalize(v, ax):
     with r0 = rsqrt(sum v^2) (NaN stays NaN through the minimum, as TF's)."""
     dt = v.dtype
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        s = np.sum(v * v, axis=ax, keepdims=True, dtype=dt)
+        s = ck.tf_sum(v * v, axis=ax, keepdims=True)
         r0 = (dt.type(1) / np.sqrt(s)).astype(dt)
         r = np.where(r0 > dt.type(1.0 / EPSILON), dt.type(1.0 / EPSILON), r0).astype(dt)
         return v * r, r0, r
@@ -573,7 +573,7 @@ def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
     nt, rt0, rt = _l2_normalize(yt, at)
     npred, rp0, rp = _l2_normalize(yp, ap)
     with np.errstate(over="ignore", invalid="ignore"):
-        values = -np.sum(nt * npred, axis=ax, dtype=yp.dtype)
+        values = -ck.tf_sum(nt * npred, axis=ax)
     if not ctx.grad:
         return values, None, None
 
@@ -585,9 +585,7 @@ def _cosine_similarity(ctx, y_true, y_pred, axis=-1):
         # v 2 times a zero gs is NaN, as in TF
         dt = v.dtype
         zero = dt.type(0)
-        # (summed in index order from a C-ordered product, as TF does: the
-        # order decides whether terms near the float max overflow)
-        inner = np.sum(np.ascontiguousarray(gn * v), axis=a, keepdims=True, dtype=dt)
+        inner = ck.tf_sum(gn * v, axis=a, keepdims=True)
         g0 = np.where(r0 <= dt.type(1.0 / EPSILON), inner, zero)
         b = np.where(g0 == 0, zero, r0 * g0)
         gs = np.where(b == 0, zero, (dt.type(-0.5) * (r0 * r0)) * b)
@@ -617,7 +615,7 @@ def _categorical_hinge(ctx, y_true, y_pred):
         raise InvalidArgumentError("Cannot compute the max of an empty tensor "
                                    f"(y_true {list(y_true.shape)}, y_pred {list(y_pred.shape)})")
     with np.errstate(over="ignore", invalid="ignore"):
-        pos = np.sum(t * p, axis=-1, dtype=dt)
+        pos = ck.tf_sum(t * p, axis=-1)
         negs = ck.flush_denormals((dt.type(1) - t) * p)      # (a denormal product ties with 0 in TF)
         neg = np.max(negs, axis=-1)
         arg = neg - pos + dt.type(1)
@@ -671,9 +669,8 @@ def _dice(ctx, y_true, y_pred, axis=None):
     _check_axes(axis, y_true.ndim, f"`y_true` of shape {list(y_true.shape)}")
     _check_axes(axis, y_pred.ndim, f"`y_pred` of shape {list(y_pred.shape)}")
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
-    inter = np.sum(y * p, axis=axis, dtype=dt)
-    den = (np.sum(y_true, axis=axis, dtype=dt) + np.sum(y_pred, axis=axis, dtype=dt)
-           + dt.type(EPSILON))
+    inter = ck.tf_sum(y * p, axis=axis)
+    den = ck.tf_sum(y_true, axis=axis) + ck.tf_sum(y_pred, axis=axis) + dt.type(EPSILON)
     _shape(inter, den)      # each summed on its own shape: TF's Div may not broadcast them
     values = np.asarray(dt.type(1) - (dt.type(2) * inter) / den, dt)
     if not ctx.grad:
@@ -712,9 +709,9 @@ def _tversky(ctx, y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
     al, be = dt.type(alpha), dt.type(beta)
     one = dt.type(1)
-    tp = np.sum(y * p, axis=axis, dtype=dt)
-    fp = np.sum((one - p) * y, axis=axis, dtype=dt)
-    fn = np.sum(p * (one - y), axis=axis, dtype=dt)
+    tp = ck.tf_sum(y * p, axis=axis)
+    fp = ck.tf_sum((one - p) * y, axis=axis)
+    fn = ck.tf_sum(p * (one - y), axis=axis)
     den = tp + fp * al + fn * be + dt.type(EPSILON)
     values = np.asarray(one - tp / den, dt)
     if not ctx.grad:
@@ -761,7 +758,7 @@ def _masked_lse(z, mask):
     m = np.where(np.isfinite(m), m, dt.type(0)).astype(dt)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         e = ck.flush_denormals(np.exp(zz - m))      # (TF's exp flushes them)
-        s = np.sum(e, axis=1, keepdims=True, dtype=dt)
+        s = ck.tf_sum(e.astype(dt, copy=False), axis=1, keepdims=True)
         lse = np.squeeze(np.log(s) + m, axis=1)
     return lse.astype(dt), e.astype(dt, copy=False), s[:, 0].astype(dt)
 
