@@ -39,33 +39,24 @@ def k_tfsum_rows(const real[:, ::1] x,     # IN [n_rows, n], n >= 1
         out[i] = tfsum(&x[i, 0], n, i * n)
 
 
-cdef Py_ssize_t COLS = 1024       # columns per work item of k_tfsum_cols
-
-
-cdef inline Py_ssize_t packet_start(Py_ssize_t b, Py_ssize_t i0, Py_ssize_t n_cols,
-                                    Py_ssize_t packet) noexcept nogil:
-    # the first column >= b whose output index i0 + b starts a packet (or n_cols)
-    return min(n_cols, b + (packet - (i0 + b) % packet) % packet)
-
-
 def k_tfsum_cols(const real[:, :, ::1] x,   # IN [A, R, B], R >= 1
                  real[:, ::1] out,          # OUT [A, B]
                  bint packets,
                  int n_threads):
     """out[a, b] = sum(x[a, :, b]) in the order of TF's CPU Sum over a
     leading or middle axis (packets: TF's preserving-inner path; otherwise
-    every output one by one, its generic path)."""
+    every output one by one, its generic path). Work items: whole slabs, or
+    column ranges of one when there are fewer slabs than threads."""
     cdef Py_ssize_t A = x.shape[0], R = x.shape[1], B = x.shape[2]
-    cdef Py_ssize_t n_chunks = (B + COLS - 1) // COLS, t, a, c, b0, b1, i0
-    cdef Py_ssize_t packet = 32 // sizeof(real)
+    cdef Py_ssize_t per = (n_threads + A - 1) // A, cols, n_chunks, t, a, b0
+    cols = ((B + per - 1) // per + 255) // 256 * 256
+    n_chunks = (B + cols - 1) // cols
     for t in prange(A * n_chunks, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         a = t // n_chunks
-        c = t % n_chunks
-        i0 = a * B
-        b0 = packet_start(c * COLS, i0, B, packet) if c > 0 else 0
-        b1 = packet_start((c + 1) * COLS, i0, B, packet) if c < n_chunks - 1 else B
-        tfsum_cols(&x[a, 0, 0], R, B, b0, b1, i0, A * B, packets, &out[a, 0])
+        b0 = (t % n_chunks) * cols
+        tfsum_cols(&x[a, 0, 0], R, B, b0, min(b0 + cols, B), a * B, A * B, packets,
+                   &out[a, 0])
 
 
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)

@@ -666,37 +666,43 @@ static T cyl_tfsum_##S(const T *x, ptrdiff_t n, ptrdiff_t first)              \
  * the output in packets of P from index 0: a packet that lies inside one    \
  * slab and ends by n_out adds, when R >= 16, rows j = 0 mod 4 .. 3 mod 4    \
  * into four packet accumulators, then ((a0 + a1) + a2) + a3 and the last    \
- * R mod 4 rows one by one; every other output adds its rows one by one from  \
- * 0 (as all outputs do when `packets` is 0: TF's generic reduction). b0 must \
- * be 0 or start a packet (i0 + b0 = 0 mod P), b1 be B or start one. */      \
+ * R mod 4 rows; every other output adds its rows one by one from 0 (as all   \
+ * outputs do when `packets` is 0: TF's generic reduction). Both orders are  \
+ * kept for W columns at a time while the rows stream past (row-major reads); \
+ * each output then takes the one TF uses for it. */                          \
 static void cyl_tfsum_cols_##S(const T *x, ptrdiff_t R, ptrdiff_t B,          \
                                ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t i0,      \
                                ptrdiff_t n_out, int packets, T *out)          \
 {                                                                             \
-    enum { P = 32 / sizeof(T) };                                              \
-    ptrdiff_t b = b0, j;                                                      \
-    while (b < b1) {                                                          \
-        const ptrdiff_t i = i0 + b;                                           \
-        if (packets && R >= 16 && i % P == 0 && i + P <= n_out && b + P <= B) { \
-            T a[4][P] = {{0}};                                                \
-            const ptrdiff_t R4 = R - R % 4;                                   \
-            for (j = 0; j < R4; j += 4)                                       \
-                for (int q = 0; q < 4; q++)                                   \
-                    for (int l = 0; l < P; l++)                               \
-                        a[q][l] += x[(j + q) * B + b + l];                    \
-            for (int l = 0; l < P; l++)                                       \
+    enum { P = 32 / sizeof(T), W = 256 };                                     \
+    const int four = packets && R >= 16;                                      \
+    const ptrdiff_t R4 = R - R % 4;                                           \
+    for (ptrdiff_t c = b0; c < b1; c += W) {                                  \
+        const ptrdiff_t w = b1 - c < W ? b1 - c : W;                          \
+        T one[W], a[4][W];                                                    \
+        for (int l = 0; l < w; l++)                                           \
+            one[l] = a[0][l] = a[1][l] = a[2][l] = a[3][l] = 0;               \
+        for (ptrdiff_t j = 0; j < R; j++) {                                   \
+            const T *row = x + j * B + c;                                     \
+            for (int l = 0; l < w; l++)                                       \
+                one[l] += row[l];                                             \
+            if (!four)                                                        \
+                continue;                                                     \
+            if (j == R4)                                                      \
+                for (int l = 0; l < w; l++)                                   \
+                    a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];      \
+            T *acc = a[j < R4 ? j % 4 : 0];                                   \
+            for (int l = 0; l < w; l++)                                       \
+                acc[l] += row[l];                                             \
+        }                                                                     \
+        if (four && R4 == R)                                                  \
+            for (int l = 0; l < w; l++)                                       \
                 a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];          \
-            for (; j < R; j++)                                                \
-                for (int l = 0; l < P; l++)                                   \
-                    a[0][l] += x[j * B + b + l];                              \
-            for (int l = 0; l < P; l++)                                       \
-                out[b + l] = a[0][l];                                         \
-            b += P;                                                           \
-        } else {                                                              \
-            T t = 0;                                                          \
-            for (j = 0; j < R; j++)                                           \
-                t += x[j * B + b];                                            \
-            out[b++] = t;                                                     \
+        for (int l = 0; l < w; l++) {                                         \
+            const ptrdiff_t i = i0 + c + l, s = i - i % P;                    \
+            const int in_packet = four && s >= i0 && s - i0 + P <= B          \
+                                  && s + P <= n_out;                          \
+            out[c + l] = in_packet ? a[0][l] : one[l];                        \
         }                                                                     \
     }                                                                         \
 }
