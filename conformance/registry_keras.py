@@ -179,7 +179,13 @@ def _model_cfce(case):
         else:
             p = x
             relp = n * np.ones_like(x)
-        S = np.sum(p, axis=-1, keepdims=True)
+        if logits:
+            S = np.sum(p, axis=-1, keepdims=True)
+        else:
+            # S as TF adds it (see _model_cce): where +-max values cancel in
+            # the row, the order decides S, and o = p / S follows TF's S
+            S = np.expand_dims(tforder.tf_reduce_sum(yp.astype(_ctype(case)), (ax,)),
+                               -1).astype(np.float64)
         o = p / S
         hi = _hi(case)
         inr = (o >= EPS) & (o <= hi)

@@ -178,8 +178,13 @@ def _m_hinge(z, x, n):
     t = 2 * z - 1
     m = 1 - t * x
     T0 = 1 + np.abs(t * x) + np.abs(x) * (2 * np.abs(z) + 1)
-    amb = (n > 0) & (np.abs(m) <= 4 * EPS32 * T0)
-    T = T0 + n * (np.abs(t * x) + np.abs(x) * 2 * np.abs(z) + np.abs(m))
+    # (4 eps T0 distributed: T0 overflows float64 for |x| near its max)
+    amb = (n > 0) & (np.abs(m) <= 4 * EPS32 + 4 * EPS32 * np.abs(t * x)
+                     + (4 * EPS32 * np.abs(x)) * (2 * np.abs(z) + 1))
+    T = T0 + n * (np.abs(t * x) + np.abs(x) * (2 * np.abs(z)) + np.abs(m))
+    # where the relu clamps beyond any rounding (m < 0, not ambiguous), the
+    # loss is exactly 0 in TF and cyloss: its terms add no error
+    T = np.where((m < 0) & ~amb, 0.0, T)
     return (np.maximum(m, 0), T,
             {"p": (np.abs(t), 2 * np.abs(z) + 1 + _flip(amb) * np.abs(t)),
              "l": (2 * np.abs(x), 2 * np.abs(x) * (1 + _flip(amb)))})
@@ -200,10 +205,19 @@ def _m_sigmoid(z, x, n, ls):
 
 # ---------------------------------------------------------- core reduction --
 
+def _ftz32(w):
+    """Weights as TF's reductions use them: float32, denormals flushed to
+    zero (a |w| below float32's smallest normal is 0: not present, adds 0 to
+    MEAN's sum). NaN and inf are kept."""
+    w = np.asarray(w, np.float64)
+    return np.where(np.abs(w) < np.finfo(np.float32).tiny, 0.0, w)
+
+
 def _weights64(case, wname, shape=None):
-    """The weights as float64, non-finite entries kept (see _core_reduce)."""
+    """The weights as float64 as TF's reductions see them (_ftz32),
+    non-finite entries kept (see _core_reduce)."""
     w = case.args.get(wname, 1.0)
-    return np.asarray(w, np.float64)
+    return _ftz32(w)
 
 
 def _core_reduce(case, L, T, dy, wname="weights", w=None, reduction=None):
@@ -216,7 +230,7 @@ def _core_reduce(case, L, T, dy, wname="weights", w=None, reduction=None):
     makes its own outputs non-finite, compared exactly, and d/dweights of
     w * loss does not depend on w)."""
     red = case.options.get("reduction", SBNZ) if reduction is None else reduction
-    wraw = _weights64(case, wname) if w is None else np.asarray(w, np.float64)
+    wraw = _weights64(case, wname) if w is None else _ftz32(w)
     w = fin(wraw)
     shape = L.shape
     wb = np.broadcast_to(w, shape)
@@ -243,14 +257,18 @@ def _core_reduce(case, L, T, dy, wname="weights", w=None, reduction=None):
         z = np.zeros(shape)
         return np.zeros(()), z, z, np.zeros(w.shape)
     dd = abs(D)
-    S = float(np.sum(L * wb))
-    rel = a * float(np.sum(aw)) / dd if red == MEAN else 0.0
-    value = (np.sum(aw * T) + np.sum(P) * (2 + a)) / dd + abs(S) / dd * rel
-    G = aw * d / dd
+    # the weights divided by |D| before any product or sum: with a weight near
+    # float64's max (MEAN: D is about that weight), w * T, sum(|w|) or D^2
+    # overflow where the terms relative to D are the true, finite, magnitudes
+    wn = aw / dd
+    Sn = float(np.sum(L * (wb / dd)))                  # S / |D|, signed
+    rel = a * float(np.sum(wn)) if red == MEAN else 0.0
+    value = np.sum(wn * T) + np.sum(aL * wn) * (2 + a) + abs(Sn) * rel
+    G = wn * d
     GT = G * (3 + rel)
     wpe = (aL + T) * d / dd
     if red == MEAN:
-        wpe = wpe + d * (abs(S) / dd ** 2 * (1 + a + rel) + aL / dd * rel)
+        wpe = wpe + d * (abs(Sn) / dd * (1 + a + rel) + aL / dd * rel)
     ws, m = reduce_abs_to(wpe, w.shape)
     return np.asarray(value), G, GT, ws * (1 + acc(m))
 
@@ -613,7 +631,12 @@ def scale_pairwise(case, ref, dy, core=True, names=("labels", "predictions", "we
         w_name = next((w for w in ("weights", "weight") if w in case.args), w_name)
     l = _arr(case.args[a_name])
     p = _arr(case.args[b_name])
-    w = _arr(case.args.get(w_name, 1.0))
+    # n_i counts an inf/NaN weight as present (TF's count of nonzero weights
+    # does), so its example's t_i and d/dweights keep their magnitudes; the
+    # magnitudes use fin(w) (d/dw_i = t_i dy does not depend on w_i, and the
+    # outputs an inf/NaN weight reaches are non-finite, compared exactly)
+    wraw = _ftz32(case.args.get(w_name, 1.0))
+    w = fin(wraw)
     n = nar(case)
     d = p - l
     B = d.shape[0]
@@ -626,11 +649,11 @@ def scale_pairwise(case, ref, dy, core=True, names=("labels", "predictions", "we
     E2 = np.sum(2 * np.abs(d) * apl, axis=axes).reshape(B)
     E1 = np.sum(apl, axis=axes).reshape(B)
     if core:
-        wb = np.broadcast_to(w, d.shape)
+        wb = np.broadcast_to(wraw, d.shape)
         n_i = np.sum(wb != 0, axis=axes).reshape(B).astype(np.float64)
         den1, den2 = np.maximum(n_i - 1, 0), np.maximum(n_i * (n_i - 1), 0)
     else:
-        wk = w.reshape(w.shape[:-1]) if w.ndim > 1 and w.shape[-1] == 1 else w
+        wk = wraw.reshape(wraw.shape[:-1]) if wraw.ndim > 1 and wraw.shape[-1] == 1 else wraw
         if wk.ndim == 0:
             n_i = np.full(B, float(m) if wk != 0 else 0.0)
         else:
@@ -1035,7 +1058,7 @@ def _c_pairwise(first="predictions", second="labels"):
 def _contrib_reduce(case, L, T, dy, w=None):
     """Scales through the contrib reduction (sec. 2.6)."""
     wn = _wname(case)
-    w0 = np.asarray(case.args.get(wn, 1.0), np.float64) if w is None else w
+    w0 = _ftz32(case.args.get(wn, 1.0) if w is None else w)
     wk = w0.reshape(w0.shape[:-1]) if w0.ndim > 1 and w0.shape[-1] == 1 else w0
     # #present counts an inf/NaN weight (TF's count_nonzero does); the
     # magnitudes use fin(w): d/dweights of w * loss does not depend on w, and

@@ -1,7 +1,7 @@
 # Scalar maths and row loops for the kernels. The vectorizable loops live in
 # _vec.h (gcc needs `omp simd` pragmas there); these wrappers pick the float
 # or double version at compile time, so float32 stays float32.
-from libc.math cimport fabs, fabsf
+from libc.math cimport fabs, fabsf, INFINITY
 from _types cimport real
 
 cdef extern from "_vec.h" nogil:
@@ -218,7 +218,8 @@ cdef inline real clip_(real x, real lo, real hi) noexcept nogil:
 cdef inline real pow_(real x, real g) noexcept nogil:
     # x^g for Keras' focal factors: exact products for small integer |g| (TF's
     # pow is correctly rounded there), else exp(g log x) (x >= 0 in valid inputs;
-    # libm's pow would raise the wheel's glibc floor)
+    # libm's pow would raise the wheel's glibc floor), with C's pow at -inf
+    # (TF's): +inf for g > 0, +0 for g < 0 (x < 0 otherwise: NaN, as C's)
     cdef real r = 1
     cdef int i, n
     if -8 <= g <= 8 and g == <int>g:      # range first: <int> of NaN or 1e30 is undefined
@@ -226,7 +227,7 @@ cdef inline real pow_(real x, real g) noexcept nogil:
         for i in range(n if n >= 0 else -n):
             r = r * x
         return r if n >= 0 else (<real>1) / r
-    return exp_(g * log_(x))
+    return exp_(g * log_(-x if x == -INFINITY else x))
 
 
 # Shared by _pointwise (sigmoid xent) and _sampled (NCE).
@@ -235,9 +236,12 @@ cdef inline real pt_sigmoid_xent(real z, real x, real *dx) noexcept nogil:
     #   value = relu(x) - x*z + log1p(exp(-|x|))
     #   dx    = [x >= 0] - z + (x >= 0 ? -1 : +1) * e/(1+e),  e = exp(-|x|)
     # (= sigmoid(x) - z; 0.5 - z at x = 0; finite at x = +-inf)
+    # A denormal label is 0 (TF's CPU Mul reads it as 0, DAZ): x*z is 0 for a
+    # huge x, and NaN (inf * 0) for x = +-inf.
     cdef real one = 1, zero = 0          # typed: a bare 1 is a C double
     cdef real e = exp_(-fabs_(x))
     cdef real t = e / (one + e)
+    z = daz_(z)
     if x >= 0:
         dx[0] = (one - z) - t
         return (x - x * z) + log1p_(e)

@@ -7,7 +7,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 from _types cimport real
 from _math cimport (exp_, log_, log1p_, relu_, fabs_, rowsum, pt_sigmoid_xent, pow_, clip_,
-                    daz_)
+                    daz_, tfsum)
 
 cdef Py_ssize_t BLOCK = 4096
 WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
@@ -313,8 +313,11 @@ cdef inline real focal(real z, real p, real eps, real gm, real alpha, real g, re
     # Keras' binary focal crossentropy of one element on probability p:
     #   B = bce(z, p); pt = z p + (1 - z)(1 - p); f = (1 - pt)^gm
     #   L = f B [x w, w = z a + (1 - z)(1 - a) when alpha >= 0]
-    # gradients for the upstream g in TF's op order (see bce)
+    # gradients for the upstream g in TF's op order (see bce); TF's CPU reads
+    # denormal inputs as 0 (a denormal p times an infinite gradient is NaN)
     cdef real one = 1, gb, gpt, dbp, dbz, dw
+    z = daz_(z)
+    p = daz_(p)
     cdef real hi = one - eps, c = clip_(p, eps, hi)
     cdef real lc = log_(c), l1 = log_(one - c)
     cdef real b = -(z * lc + (one - z) * l1)
@@ -336,6 +339,8 @@ cdef inline real focal_logits(real z, real x, real gm, real alpha, real g, real 
     # (the sigmoid xent written out, not called: a second caller of
     # pt_sigmoid_xent stops gcc inlining it into the vectorized sigmoid loop)
     cdef real one = 1, zero = 0, gb, gpt, ge, dp, dw
+    z = daz_(z)                         # (TF's CPU: denormal inputs are 0)
+    x = daz_(x)
     cdef bint pos = x >= 0
     cdef real e = exp_(-x if pos else x)
     cdef real b = ((x if pos else zero) - x * z) + log1p_(e)
@@ -662,13 +667,18 @@ def k_weighted(int kind,
                real[::1] db_out,           # OUT dL/db * w * gscale, or None
                real[:, ::1] junk,          # scratch [n_threads, 4 * BLOCK] for unwanted outputs
                real[::1] partials,         # scratch [n_rows * ceil(inner / BLOCK)]
-               int n_threads):
+               int n_threads,
+               bint tf_rows=False):
     """sum(L * w) over all n elements, in a fixed order (block partial sums
-    added in index order), and the requested per-element outputs."""
+    added in index order), and the requested per-element outputs.
+    tf_rows (rows of at most BLOCK elements): partials[r] is then row r's sum
+    of L * w in the order of TF's CPU Sum over the last axis (_vec.h's
+    tfsum, from the block's L * w while it is in L1), for Keras' means."""
     cdef Py_ssize_t n = b.shape[0], inner, per, t, r, c0, m, off, tid
     cdef Py_ssize_t n_tasks
     cdef bint own = w.shape[0] == n and n > 1
     cdef real *jk
+    cdef real *wl
     if n == 0:
         return 0.0
     if n_rows < 1 or n % n_rows or not (w.shape[0] in (1, n, n_rows)):
@@ -687,6 +697,8 @@ def k_weighted(int kind,
     n_tasks = n_rows * per
     if partials.shape[0] < n_tasks:
         raise ValueError("k_weighted: partials scratch too small")
+    if tf_rows and per != 1:
+        raise ValueError("k_weighted: tf_rows needs rows of at most WEIGHTED_BLOCK elements")
     for t in prange(n_tasks, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
         r = t // per
@@ -694,12 +706,14 @@ def k_weighted(int kind,
         m = min(BLOCK, inner - c0)
         off = r * inner + c0
         jk = &junk[threadid(), 0]
+        wl = &wl_out[off] if wl_out is not None else jk
         partials[t] = run_kind(
             kind, own, &a[off], &b[off],
             &w[off] if own else (&w[r] if w.shape[0] == n_rows else &w[0]),
-            m, &params[0], gscale,
-            &wl_out[off] if wl_out is not None else jk,
+            m, &params[0], gscale, wl,
             &raw_out[off] if raw_out is not None else jk + BLOCK,
             &da_out[off] if da_out is not None else jk + 2 * BLOCK,
             &db_out[off] if db_out is not None else jk + 3 * BLOCK)
+        if tf_rows:         # (a row of <= BLOCK <= 1024 packets: one leaf of TF's order)
+            partials[t] = tfsum(wl, m, 0)
     return rowsum(&partials[0], n_tasks)

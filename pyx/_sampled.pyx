@@ -17,7 +17,7 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from _types cimport real
 from libc.math cimport INFINITY, NAN
-from _math cimport log_, daz_, rowdot, rowsum, xent_row, pt_sigmoid_xent
+from _math cimport log_, daz_, rowdot, rowsum, xent_row, pt_sigmoid_xent, tfsum_cols
 
 # TF adds cast(-FLT_MAX, logits dtype) to the logit of an accidental hit.
 cdef double NEG_FLT_MAX = -3.4028234663852886e38
@@ -154,20 +154,41 @@ def k_sampled_dx(const real[:, ::1] g,            # IN [B, nt + S] dloss/dlogits
                  const real[:, ::1] table,        # IN [*, D]
                  const int64_t[::1] rows_true,    # IN [B * nt]
                  real[:, ::1] dx_inout,           # IN G_s @ W_s (BLAS), OUT + true part
+                 real[:, ::1] scratch,            # [n_threads, (nt + 1) * D] when nt > 1
                  int n_threads):
-    """dx_i = G_s[i] @ W_s + sum_t G[i, t] * W[label_it]."""
+    """dx_i = G_s[i] @ W_s + sum_t G[i, t] * W[label_it], TF's order: its
+    true part is the gradient of x_i * W[label_it] (a [B, nt, D] product)
+    summed over t by a Sum over the middle axis (tfsum_cols), then added to
+    the matmul's part (where terms near +-max overflow, the order decides)."""
     cdef Py_ssize_t n_rows = dx_inout.shape[0], d = dx_inout.shape[1]
     cdef Py_ssize_t nt = rows_true.shape[0] // n_rows if n_rows else 0
     cdef Py_ssize_t i, t, k
     cdef real c
     cdef const real *w
+    cdef real *prod
+    cdef real *tsum
+    if n_rows == 0 or d == 0:
+        return
+    if nt > 1 and (scratch.shape[0] < n_threads or scratch.shape[1] < (nt + 1) * d):
+        raise ValueError("scratch too small for k_sampled_dx")
     for i in prange(n_rows, schedule="static", nogil=True, num_threads=n_threads,
                     use_threads_if=n_threads > 1):
+        if nt == 1:             # nothing summed over t
+            c = g[i, 0]
+            w = &table[rows_true[i], 0]
+            for k in range(d):
+                dx_inout[i, k] = dx_inout[i, k] + c * w[k]
+            continue
+        prod = &scratch[threadid(), 0]
+        tsum = prod + nt * d
         for t in range(nt):
             c = g[i, t]
             w = &table[rows_true[i * nt + t], 0]
             for k in range(d):
-                dx_inout[i, k] = dx_inout[i, k] + c * w[k]
+                prod[t * d + k] = c * w[k]
+        tfsum_cols(prod, nt, d, 0, d, i * d, n_rows * d, True, tsum)
+        for k in range(d):
+            dx_inout[i, k] = dx_inout[i, k] + tsum[k]
 
 
 def k_scatter_rows(const int64_t[::1] order,     # IN ids' indices sorted (stably) by dest

@@ -201,12 +201,18 @@ def test_pointwise_losses_match_reference(name, wshape, dtype, rng):
 @pytest.mark.parametrize("name", sorted(CONTRIB_POINTWISE))
 def test_scalar_weights_give_core_values(name, rng):
     """With a scalar weight both reductions are the mean over the present
-    elements: contrib(predictions, labels) == core(labels, predictions)."""
+    elements, but in TF 1 contrib's order of operations: the core's
+    unreduced losses summed (in TF's order), THEN times the weight, over n;
+    bit for bit. (The core sums losses * weight: the two round differently.)"""
     core = CONTRIB_POINTWISE[name]
     kw = _kw(core)
     a, b = pointwise_inputs(rng, core, (4, 3))
-    assert_same_bits(_call(name, a, b, 1.5, **kw), getattr(L, core)(a, b, 1.5, **kw), name)
-    assert_same_bits(getattr(C, name)(b, a, **kw), getattr(L, core)(a, b, **kw), name)
+    raw = getattr(L, core)(a, b, reduction="none", **kw)
+    for w in (1.5, 1.0):
+        want = (cyloss._checks.tf_sum(raw) * raw.dtype.type(w)) / raw.dtype.type(raw.size)
+        assert_same_bits(_call(name, a, b, w, **kw), want, name)
+        close(_call(name, a, b, w, **kw), getattr(L, core)(a, b, w, **kw))
+    assert_same_bits(getattr(C, name)(b, a, **kw), _call(name, a, b, 1.0, **kw), name)
 
 
 def test_old_names_are_the_same_losses(rng):

@@ -112,3 +112,26 @@ def test_binary_focal_float32_logits_saturate_as_tf():
     _check(value, [4.3710642e-08], np.float32, "focal value")
     _check(g["y_pred"], [[-1.19209504e-08, nan, nan, nan, nan]], np.float32, "focal d/dx")
     _check(g["y_true"], [[-3.3271062, nan, nan, nan, nan]], np.float32, "focal d/dz")
+
+
+def test_dice_tversky_read_denormal_inputs_as_zero():
+    # TF's CPU reads a denormal y_pred as 0 (DAZ): where the denominator is
+    # tiny (1e-7), d/dy_true = 2 (-dv / den) * p would otherwise be a normal
+    # number (1e-301) where TF's is 0. TF 2.21: dice(axis=0) and
+    # tversky(alpha=0, beta=0.5, axis=(1,)), GradientTape of the sum, float64
+    yt = np.array([[0., 1., 0.5]])
+    yp = np.array([[-5.562684646268003e-309, 0.5, 0.25]])
+    value, backward = cyloss.vjp(ck.dice, yt, yp, axis=0)
+    g = backward(None)
+    _check(value, [1.0, 0.33333337777777483, 0.6666667111111051], np.float64, "dice value")
+    _check(g["y_true"], [[0.0, -0.2222222370370341, -0.22222225185183997]], np.float64,
+           "dice d/dy_true")
+    _check(g["y_pred"], [[-0.0, -0.8888888592592592, -0.8888888296296297]], np.float64,
+           "dice d/dy_pred")
+    yt = np.array([[[0.8], [0.25]], [[0.5], [1.0]]])
+    yp = np.array([[[2.17292369e-311]]])
+    value, backward = cyloss.vjp(ck.tversky, yt, yp, alpha=0.0, beta=0.5, axis=(1,))
+    g = backward(None)
+    _check(value, [[1.0], [1.0]], np.float64, "tversky value")
+    _check(g["y_true"], np.zeros((2, 2, 1)), np.float64, "tversky d/dy_true")
+    _check(g["y_pred"], [[[-25500000.0]]], np.float64, "tversky d/dy_pred")

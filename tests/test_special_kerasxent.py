@@ -52,6 +52,47 @@ CASES = [
     ("categorical crossentropy under an infinite upstream",
      "categorical_crossentropy", [[0.5, 0.5, 0.]], [[0.5, 0.2, 0.3]], {}, [inf], f32,
      [1.1512926], [[nan, nan, nan]], [[inf, inf, inf]]),
+    ("from logits at -max: TF scales the logit by the upstream before the smoothing "
+     "factor (overflow), as the tape orders it",
+     "binary_crossentropy", [[0.0011, 0.5]], [[-3.4028235e38, 2.0]],
+     dict(from_logits=True, label_smoothing=0.5), [3.0], f32,
+     [4.2628868761823755e+37], [[-0.3758249878883362, 0.5711956024169922]], [[inf, -1.5]]),
+    ("from logits at -max, label_smoothing=1: the overflowed product times 0 is NaN",
+     "binary_crossentropy", [[1.4, 0.5]], [[-3.4028235e38, 2.0]],
+     dict(from_logits=True, label_smoothing=1.0), [3.0], f32,
+     [8.5070586659632215e+37], [[-0.75, 0.5711956024169922]], [[nan, -0.0]]),
+    ("the mean over the axis in TF's order of additions: its packet of 8 and tail "
+     "give inf where a tree of lanes gives -max + inf + -max... = NaN",
+     "binary_focal_crossentropy",
+     [[3.4028235e38, 0.25, 0.125, 0.5, 1.0, 3.4028235e38, -0.25, 0.75, 1.0, 0.5,
+       -3.4028235e38, 1.0, 1.25]], [[1., 1., 1., -1., -2., -2., 0., 2., -2., -1., -1., 0., -1.]],
+     dict(from_logits=True, gamma=0.0), None, f32, [inf],
+     [[-2.617556512604068e+37, 0.0370045080780983, 0.04661989212036133, -0.017773736268281937,
+       -0.0677536278963089, nan, 0.05769231170415878, 0.010061312466859818, -0.0677536278963089,
+       -0.017773736268281937, 2.617556512604068e+37, -0.03846153989434242,
+       -0.07546604424715042]],
+     [[-0.07692307978868484, -0.07692307978868484, -0.07692307978868484, 0.07692307978868484,
+       0.1538461595773697, nan, 0.0, -0.1538461595773697, 0.1538461595773697,
+       0.07692307978868484, 0.07692307978868484, 0.0, 0.07692307978868484]]),
+    ("poisson's mean of three: TF adds them one by one ((a + b) + c overflows)",
+     "poisson", [[-3.4028235e38, -3.4028235e38, 3.4028235e38]], [[1.8221188, 1.8221188, 1.8221188]],
+     {}, None, f32, [inf],
+     [[6.225029998950442e+37, 6.225029998950442e+37, -6.225029998950442e+37]],
+     [[-0.20000001788139343, -0.20000001788139343, -0.20000001788139343]]),
+    ("focal at p = -inf: C's pow(-inf, 0.5) = inf (the value is -inf), pow(-inf, -0.5) "
+     "= 0 in its gradient; the clip stops the bce term",
+     "binary_focal_crossentropy", [[-0.5, 0.25]], [[-inf, 0.5]],
+     dict(gamma=0.5, apply_class_balancing=True, alpha=0.5, label_smoothing=0.2), None, f32,
+     [-inf], [[0.0, 0.19043424725532532]], [[nan, 0.0]]),
+    ("focal on a denormal probability: TF reads it as 0 (1 - p_t = 0: pow's "
+     "gradient is inf, times that 0 is NaN)",
+     "binary_focal_crossentropy", [[0.0, 1.0]], [[-2.938735877055719e-39, 0.5]],
+     dict(gamma=0.5), None, f32,
+     [0.24506452679634094], [[nan, -0.9521713256835938]], [[nan, 0.0]]),
+    ("mape against an empty y_pred: TF still takes abs(y_true)'s gradient, "
+     "0 * sign(NaN) = NaN",
+     "mape", [[nan], [2.0], [-inf]], np.zeros((3, 0)), {}, None, f64,
+     [nan, nan, nan], np.zeros((3, 0)), [[nan], [0.0], [0.0]]),
 ]
 
 
@@ -91,3 +132,53 @@ def test_cgce_special_p():
     _close(v, [-inf, nan, -inf, -inf, 2., 2., 2.], f32)
     _close(g, [[-0., -0.], [nan, nan], [-0., -0.], [-0., -0.], [-inf, nan], [-inf, nan],
                [nan, -inf]], f32)
+
+
+# (class, constructor, y_true, y_pred, sample_weight, dtype, value, d/dy_true,
+#  d/dy_pred, d/dsample_weight) from TF 2.21 (upstream 1)
+CLASS_CASES = [
+    ("an infinite weight on logits: the upstream enters each term (inf - inf = NaN)",
+     "BinaryCrossentropy", dict(from_logits=True, reduction=None), [[1., 0.]], [[0.8, -0.3]],
+     [inf], f32, [inf], [[-inf, inf]], [[nan, nan]], [0.46272796392440796]),
+    ("mean_with_sample_weight, a weight at the float64 max: DivNoNan's gradient "
+     "dy ((-S / D) / D) is -inf where D * D would overflow first (NaN)",
+     "SquaredHinge", dict(reduction="mean_with_sample_weight", dtype="float64"),
+     [[1., -1.], [1., 1.]], [[-3., 2.], [0.5, -1.]], [1.5, np.finfo(f64).max], f64,
+     inf, [[0.0, -0.0], [-0.0, 0.0]], [[-0.0, 0.0], [-0.0, -0.0]], [-inf, -inf]),
+    ("mean_with_sample_weight, a 0-d weight of -1e30: TF's two quotients cancel "
+     "to 0 (D * D overflows float32)",
+     "BinaryFocalCrossentropy", dict(from_logits=True, gamma=0.0,
+                                     reduction="mean_with_sample_weight"),
+     [[1., 0.], [0.5, 1.]], [[2., -1.], [0.5, 3.]], -1e30, f32, 0.606427013874054,
+     [[-1.0, 0.5], [-0.25, -1.5]],
+     [[-0.05960145592689514, 0.13447071611881256], [0.06122966110706329, -0.02371293678879738]],
+     0.0),
+    ("probabilities past the clip under a NaN weight: the clip's gradient is 0 there",
+     "SparseCategoricalCrossentropy", dict(dtype="float64"), [1., 0.],
+     [[0.2, 0.5, 1.5], [0.9999999999, 0.3, 0.3]], [nan, 1.0], f64, nan, None,
+     [[nan, nan, 0.0], [0.0, 0.3125000195312512, 0.3125000195312512]],
+     [0.6118876863992924, 0.23500183337286928]),
+    ("ignore_class=0 against a denormal label: TF compares it as 0 (ignored)",
+     "SparseCategoricalCrossentropy", dict(ignore_class=0, reduction="sum", dtype="float64"),
+     [[2.17292369e-311], [1.0]], [[[0.3, 0.2, 0.5]], [[0.1, 0.6, 0.3]]], None, f64,
+     0.5108256237659907, None,
+     [[[0.0, 0.0, 0.0]], [[1.0000000000000002, -0.6666666666666667, 0.9999999999999998]]],
+     None),
+]
+
+
+@pytest.mark.parametrize("case", CLASS_CASES, ids=[c[0] for c in CLASS_CASES])
+def test_class_against_tf(case):
+    _, name, kw, yt, yp, sw, dt, value, dyt, dyp, dsw = case
+    loss = getattr(ck, name)(**kw)
+    args = {} if sw is None else {"sample_weight": np.asarray(sw, dt)}
+    with np.errstate(all="ignore"):
+        v, bwd = cyloss.vjp(loss, np.asarray(yt, dt), np.asarray(yp, dt), **args)
+        g = bwd()
+    # (the float64 cases pass dtype="float64": TF computes them in float64 too)
+    _close(v, value, dt)
+    _close(g["y_pred"], dyp, dt)
+    if dyt is not None:
+        _close(g["y_true"], dyt, dt)
+    if dsw is not None:
+        _close(g["sample_weight"], dsw, dt)

@@ -60,6 +60,12 @@ CASES = {
             "labels": [["D", "-D", 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]],
             "logits": [[0.0, -80.0, 3.0, 1.0], [0.5, -1.0, 2.0, 0.0]]}, {}, [1.5, 0.5],
         ("labels", "logits")),
+    # a denormal label is 0 to TF's Mul: x*z = 0 for a huge x, inf*0 = NaN at x = +-inf
+    "nn.sigmoid_cross_entropy_with_logits/denormal-labels": (
+        cyloss.nn.sigmoid_cross_entropy_with_logits, {
+            "labels": ["D", "-D", "-D", "-D", "D", "D", "-D", 0.5, "D", "D", "-D"],
+            "logits": [-7.5e10, -7.5e10, inf, -inf, inf, -inf, "M", "-M", 3.0, -100.0, "D"]},
+        {}, [1.5, 2.0, 0.5, 1.0, 3.0, 1.0, 0.5, 2.0, 1.0, 1.0, 1.0], ("labels", "logits")),
     "seq2seq.sequence_loss/denormal-weights": (
         cyloss.seq2seq.sequence_loss, {
             "logits": X2, "targets": T2, "weights": [["D", 0.0], [1.0, "-D"]]},
@@ -95,6 +101,8 @@ TF = {
  ('nn.log_poisson_loss/full-huge-dy', 'float64'): ([inf, inf, 2.2981069602307977, 2.7182818284590455], {'targets': [nan, 354.141356446692, 1.5229184330021643, nan], 'log_input': [-inf, -8.988465674311579e+307, -2.573961874968388, 2.7182818284590455]}),
  ('nn.softmax_cross_entropy_with_logits/denormal-labels', 'float32'): ([0.0, 3.3423495292663574], {'labels': [[4.754769325256348, 124.75476837158203, 0.25476905703544617, 3.2547690868377686], [0.9211748242378235, 1.6711747646331787, 0.1711748242378235, 1.1711747646331787]], 'logits': [[0.06301510334014893, 1.137328810055691e-36, 1.2656919956207275, 0.17129279673099518], [0.07922235131263733, -0.4823231101036072, 0.3550499379634857, 0.048050783574581146]]}),
  ('nn.softmax_cross_entropy_with_logits/denormal-labels', 'float64'): ([0.0, 3.342349582389822], {'labels': [[4.754769029334429, 124.75476902933443, 0.25476902933442824, 3.2547690293344287], [0.9211747911949111, 1.671174791194911, 0.17117479119491108, 1.171174791194911]], 'logits': [[0.0630150992010991, 1.1373288924832021e-36, 1.2656921017220093, 0.17129279907689177], [0.07922235475748986, -0.48232310329562555, 0.3550499614430871, 0.048050787095048605]]}),
+ ('nn.sigmoid_cross_entropy_with_logits/denormal-labels', 'float32'): ([0.0, 0.0, nan, nan, nan, nan, 3.4028234663852886e+38, 1.7014117331926443e+38, 3.0485873222351074, 0.0, 0.6931471824645996], {'labels': [112499998720.0, 149999992832.0, -inf, inf, -inf, inf, -1.7014117331926443e+38, inf, -3.0, 100.0, -0.0], 'logits': [0.0, 0.0, 0.5, 0.0, 3.0, 0.0, 0.5, -1.0, 0.9525741338729858, 0.0, 0.5]}),
+ ('nn.sigmoid_cross_entropy_with_logits/denormal-labels', 'float64'): ([0.0, 0.0, nan, nan, nan, nan, 1.7976931348623157e+308, 8.988465674311579e+307, 3.048587351573742, 3.720075976020836e-44, 0.6931471805599453], {'labels': [112500000000.0, 150000000000.0, -inf, inf, -inf, inf, -8.988465674311579e+307, inf, -3.0, 100.0, -0.0], 'logits': [0.0, 0.0, 0.5, 0.0, 3.0, 0.0, 0.5, -1.0, 0.9525741268224333, 3.720075976020836e-44, 0.5]}),
  ('seq2seq.sequence_loss/denormal-weights', 'float32'): ([0.0, 1.525130271911621], {'logits': [[[-0.0, 0.0, 0.0], [0.0, 0.0, -0.0]], [[0.04586820676922798, -1.564814567565918, 1.5189464092254639], [-0.0, 0.0, -0.0]]], 'weights': [[0.0, 0.0], [0.0, -2.710568428039551]]}),
  ('seq2seq.sequence_loss/denormal-weights', 'float64'): ([0.0, 1.5251302622476353], {'logits': [[[-0.0, 0.0, 0.0], [0.0, 0.0, -0.0]], [[0.045868205999080855, -1.5648145781930454, 1.5189463721939647], [-0.0, 0.0, -0.0]]], 'weights': [[0.0, 0.0], [0.0, -2.7105684853826997]]}),
  ('seq2seq.sequence_loss/huge-weight', 'float32'): ([inf, 1.9643688201904297], {'logits': [[[-0.0, 0.0, 0.0], [0.3142658472061157, 0.11561194807291031, -0.4298778176307678]], [[0.0, -0.0, 0.0], [0.0, -0.0, 0.0]]], 'weights': [[-inf, 0.0], [-inf, -0.897261381149292]]}),
@@ -144,3 +152,58 @@ def test_forward_gradients_equal_the_upstream_ones():
             for k in wrt:
                 a, b = (np.stack(g[k]) if isinstance(g[k], list) else g[k] for g in (g1, g2))
                 np.testing.assert_array_equal(a, b, err_msg=f"{name} d/d{k}")
+
+
+# Labels of the other float type: TF casts them (math_ops.cast), and its CPU
+# Cast flushes denormals of float32 (widening) or results below float32's
+# smallest normal (narrowing) to zero. TF 2.21, gradient with dy = [1.5, 0.5].
+_LOGITS = [[0.0, -80.0, 3.0, 1.0], [0.5, -1.0, 2.0, 0.0]]
+_T32 = float(np.finfo(np.float32).tiny)
+WIDE = {
+    ("float32", "float64"): (
+        [[_T32 / 4, -_T32 / 4, 0.5, 0.5], [_T32 / 1024, 1.0, 0.0, 0.0]],
+        [1.1698460195562856, 3.342349582389822],
+        [[0.0630150992010991, 1.1373288924832021e-36, 0.5156921017220093, -0.5787072009231082],
+         [0.07922235475748986, -0.48232310329562555, 0.3550499614430871,
+          0.048050787095048605]]),
+    ("float64", "float32"): (
+        [[1e-40, -1e-39, 0.5, 0.5], [1e-300, 1.0, 1.1754942e-38, 0.0]],
+        [1.1698460578918457, 3.3423495292663574],
+        [[0.06301510334014893, 1.137328810055691e-36, 0.5156920552253723, -0.578707218170166],
+         [0.07922235131263733, -0.4823231101036072, 0.3550499379634857,
+          0.048050783574581146]]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(WIDE), ids=lambda k: f"{k[0]}-labels-{k[1]}-logits")
+def test_softmax_xent_casts_labels_as_tf(key):
+    ldt, xdt = (np.dtype(d) for d in key)
+    labels, want_value, want_dx = WIDE[key]
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(cyloss.nn.softmax_cross_entropy_with_logits,
+                                     labels=np.array(labels, ldt),
+                                     logits=np.array(_LOGITS, xdt))
+        dx = backward(np.array([1.5, 0.5], xdt))["logits"]
+    assert value.dtype == xdt and dx.dtype == xdt
+    check(value, want_value, xdt, "value")
+    check(dx, want_dx, xdt, "d/dlogits")
+
+
+def test_tf_cast_flushes_as_tf():
+    """_checks.tf_cast against tf.cast (TF 2.21, CPU); castable converts as
+    TF converts a NumPy value (np.asarray: no flush) unless cast_op."""
+    from cyloss import _checks as ck
+    narrowed = ck.tf_cast(np.array([1e-300, 1e-40, -1e-39, 1.1754942e-38, 1.17549435e-38,
+                                    1.0, np.nan, -np.inf]), np.float32)
+    want = np.array([0.0, 0.0, -0.0, 0.0, 1.1754943508222875e-38, 1.0, np.nan, -np.inf],
+                    np.float32)
+    assert narrowed.dtype == np.float32
+    np.testing.assert_array_equal(narrowed, want)
+    assert np.array_equal(np.signbit(narrowed), np.signbit(want))
+    widened = ck.tf_cast(np.array([_T32 / 4, -_T32 / 1024, _T32, 1.0], np.float32), np.float64)
+    np.testing.assert_array_equal(widened, [0.0, -0.0, _T32, 1.0])
+    assert np.signbit(widened[1])
+    assert ck.tf_cast(np.array([3, 0]), np.float64).tolist() == [3.0, 0.0]
+    den = np.array([_T32 / 4], np.float32)
+    assert ck.castable(den, "x", np.float64)[0] == np.float64(den[0]) != 0
+    assert ck.castable(den, "x", np.float64, cast_op=True)[0] == 0

@@ -125,3 +125,46 @@ def test_log_counts_kernel_tail_rule():
     _kernels.K.sampled.k_log_counts(c, out)
     assert np.all(out[1:4] == -np.inf) and out[4] == np.inf and np.isnan(out[5])
     np.testing.assert_allclose(out[0], np.log(0.5), rtol=4e-16)
+
+
+# num_true = 3, TF's order for d/dinputs: the true part sum_t G_t W[label_t]
+# is a Sum over the middle axis of a [B, 3, D] product (added one by one), and
+# then added to the matmul's part G_s @ W_s. With +-max in the first column of
+# W, NCE's row 0 (G_t = 1/6, G_s = 1/2) gives M + ((M/6 - M/6) - M/6) in TF,
+# finite, where adding the true terms onto the matmul's part one by one
+# overflows at M + M/6 (sampled softmax's G = -2/15, 1/5 stays finite in both
+# orders: the same path, checked too). TF 2.21, dy = [1, 2] (row 1's matmul
+# part itself overflows: inf in both orders).
+SUM_ORDER = {
+    ("float32", "nce_loss"): ([3.465735912322998] * 2, [[2.8356863233997885e+38, 0.0],
+                                                        [np.inf, 0.0]]),
+    ("float32", "sampled_softmax_loss"): ([1.6094380617141724] * 2,
+                                          [[1.814839182072154e+38, 0.0], [np.inf, 0.0]]),
+    ("float64", "nce_loss"): ([3.4657359027997265] * 2, [[1.498077612385263e+308, 0.0],
+                                                         [np.inf, 0.0]]),
+    ("float64", "sampled_softmax_loss"): ([1.6094379124341] * 2,
+                                          [[9.587696719265683e+307, 0.0], [np.inf, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(SUM_ORDER), ids=lambda k: "-".join(k))
+def test_true_part_of_dx_in_tf_order(key):
+    dtype, name = key
+    dt = np.dtype(dtype)
+    m = np.finfo(dt).max
+    W = np.zeros((6, 2), dt)
+    W[:, 0] = [m, -m, -m, m, m, 0.0]
+    W[5, 1] = 1.0
+    kw = dict(weights=W, biases=np.zeros(6, dt), labels=np.array([[0, 1, 2], [0, 1, 2]]),
+              inputs=np.array([[0.0, 1.0], [0.0, -0.5]], dt), num_sampled=2, num_classes=6,
+              num_true=3, sampled_values=(np.array([3, 4]), np.ones((2, 3), dt), np.ones(2, dt)),
+              remove_accidental_hits=False)
+    value, dx = SUM_ORDER[key]
+    with np.errstate(all="ignore"):
+        got, backward = cyloss.vjp(getattr(cyloss.nn, name), **kw)
+        g = backward(np.array([1.0, 2.0], dt))
+    _close(got, value, dtype, 4)                # a few log1p/exp terms of size ~1
+    assert np.array_equal(np.isinf(g["inputs"]), np.isinf(dx))
+    fin = np.isfinite(np.asarray(dx))
+    # the finite element: M - M/6 (exact halves and sixths of M, one rounding each)
+    _close(g["inputs"][fin], np.asarray(dx)[fin], dtype, m)

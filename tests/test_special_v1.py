@@ -27,8 +27,12 @@ def arr(v, dt):
     m = {"M": fi.max, "-M": -fi.max, "D": fi.tiny / 4}
     if not isinstance(v, list):
         return np.array(m.get(v, v) if isinstance(v, str) else v, dt)
-    return np.array([m.get(x, x) if isinstance(x, str) else x for x in v], dt)
+    return np.array([arr(x, dt) if isinstance(x, list) else m.get(x, x) if isinstance(x, str)
+                     else x for x in v], dt)
 
+
+M32 = float(np.finfo(np.float32).max)
+HP = [0.5, 3.0, 2.0, 0.0, 1.0, -2.0]       # huber: e = 0, inside and beyond delta
 
 # name -> (cyloss function, inputs, options, dy)
 CASES = {
@@ -61,6 +65,65 @@ CASES = {
     "contrib.losses.sigmoid_cross_entropy": (cl.sigmoid_cross_entropy, {
         "multi_class_labels": [1.0, 0.0, 1.0], "logits": [-0.8, 0.5, 2.0],
         "weights": [inf, 1.0, 0.0]}, {}, 0.5),
+    # cosine: TF's Mul treats a denormal input as 0 (times inf: NaN; times max: 0)
+    "losses.cosine_distance/denormal": (v1.cosine_distance, {
+        "labels": [[inf, 1.0], ["M", 2.0]], "predictions": [["D", 0.5], ["D", 0.25]],
+        "weights": [[1.0], [0.5]]}, {"axis": 1}, 0.5),
+    "contrib.losses.cosine_distance/denormal": (cl.cosine_distance, {
+        "labels": [[inf, 1.0], ["M", 2.0]], "predictions": [["D", 0.5], ["D", 0.25]],
+        "weights": [1.0, 0.5]}, {"axis": 1}, 0.5),
+    # MEAN over a weight of -max: TF's upstream dy / D is below float32's
+    # smallest normal, flushed to 0, so the inputs' gradients are 0
+    "losses.sigmoid_cross_entropy/flushed-upstream": (v1.sigmoid_cross_entropy, {
+        "multi_class_labels": [0.875, 0.25], "logits": [-0.3125, 2.0], "weights": ["-M", 1.0]},
+        {"reduction": "weighted_mean"}, 0.5),
+    "losses.absolute_difference/flushed-upstream": (v1.absolute_difference, {
+        "labels": [0.875, 0.25], "predictions": [-0.3125, 2.0], "weights": ["-M", 1.0]},
+        {"reduction": "weighted_mean"}, 0.5),
+    # MEAN's weight sum and the weighted sum overflow (in TF's order): inf / inf
+    "losses.mean_squared_error/mean-overflow": (v1.mean_squared_error, {
+        "labels": [0.0, 0.0, 0.0, 0.0], "predictions": [1.0, 0.5, 1.0, 0.5],
+        "weights": ["M", "M", "-M", "-M"]}, {"reduction": "weighted_mean"}, 0.5),
+    # an overflowing weighted sum: TF's order of additions decides inf / NaN
+    "losses.compute_weighted_loss/sum-order": (v1.compute_weighted_loss, {
+        "losses": [1.0, "-M", -0.5 * M32, 0.75 * M32, "M", -0.5 * M32, -0.5 * M32, 1.0, "M",
+                   1.0, 1.0, 1.0, 1.0, 0.75 * M32], "weights": [1.0] * 14},
+        {"reduction": "weighted_sum"}, 0.5),
+    # TF 1 contrib sums the losses past the weights' dims, THEN multiplies by
+    # the weights: an overflowing sum stays inf with a small weight, and a zero
+    # loss meets an infinite weight only through its row's sum
+    "contrib.losses.compute_weighted_loss/scalar-overflow": (cl.compute_weighted_loss, {
+        "losses": ["M", "M", "-M", 1.0], "weights": 0.25}, {}, 0.5),
+    "contrib.losses.compute_weighted_loss/lead-inf": (cl.compute_weighted_loss, {
+        "losses": [[0.0, 1.5, 0.0], [0.0, 0.0, 0.0], [2.0, 0.5, 0.25]],
+        "weights": [[inf], [0.0], [2.0]]}, {}, 0.5),
+    "contrib.losses.absolute_difference/lead-inf": (cl.absolute_difference, {
+        "predictions": [[1.0, 2.0, 3.0]], "labels": [[1.0, 2.5, 3.0]], "weights": [inf]},
+        {}, 0.75),
+    # huber's gradient op by op: delta u + [|e| <= delta] (u q - delta u) for the
+    # upstream u = dy w / D; where delta u is inf / NaN that is NaN inside the
+    # quadratic zone, +-inf beyond it (e = 3 > delta)
+    "losses.huber_loss/inf-weights": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [inf] * 6},
+        {"delta": 2.0, "reduction": "weighted_sum"}, 1.0),
+    "losses.huber_loss/nan-weights": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [nan] * 6},
+        {"delta": 0.5, "reduction": "weighted_sum"}, 1.0),
+    "losses.huber_loss/inf-weights-none": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [inf] * 6},
+        {"delta": 2.0, "reduction": "none"}, 1.0),
+    "losses.huber_loss/0.6max": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [0.6 * M32] * 6},
+        {"delta": 2.0, "reduction": "weighted_sum"}, 1.0),
+    "losses.huber_loss/0.3max": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [0.3 * M32] * 6},
+        {"delta": 2.0, "reduction": "weighted_sum"}, 1.0),
+    "losses.huber_loss/0.3max-delta4": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [0.3 * M32] * 6},
+        {"delta": 4.0, "reduction": "weighted_sum"}, 1.0),
+    "losses.huber_loss/0.3max-dy4": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": [0.3 * M32] * 6},
+        {"delta": 2.0, "reduction": "weighted_sum"}, 4.0),
     "nn.log_poisson_loss": (cyloss.nn.log_poisson_loss, {
         "targets": ["D", "D", "D", 2.0], "log_input": [-inf, 1.0, 0.0, 0.5]}, {},
         [1.0, 0.5, 2.0, 1.0]),
@@ -94,6 +157,27 @@ TF = {
    ('contrib.losses.hinge_loss', 'float64'): ([0.0, 1.7976931348623157e+308, 1.7976931348623157e+308, 0.5], {'labels': [0.0, 8.988465674311579e+307, 1.4381545293200247e+308, -2.0], 'logits': [0.0, -0.25, -0.4000000059604645, -2.0]}),
    ('contrib.losses.sigmoid_cross_entropy', 'float32'): (inf, {'multi_class_labels': [inf, -0.125, -0.0], 'logits': [nan, 0.15561482310295105, 0.0], 'weights': [0.29277515411376953, 0.24351924657821655, 0.03173200041055679]}),
    ('contrib.losses.sigmoid_cross_entropy', 'float64'): (inf, {'multi_class_labels': [inf, -0.125, -0.0], 'logits': [nan, 0.15561483280046362, 0.0], 'weights': [0.29277515411376953, 0.24351924657821655, 0.03173200413584709]}),
+   ('losses.cosine_distance/denormal', 'float32'): (nan, {'labels': [[-0.0, -0.125], [-0.0, -0.03125]], 'predictions': [[-inf, -0.25], [-4.2535293329816107e+37, -0.25]], 'weights': [[nan], [0.125]]}),
+   ('contrib.losses.cosine_distance/denormal', 'float32'): (nan, {'labels': [[-0.0, -0.125], [-0.0, -0.03125]], 'predictions': [[-inf, -0.25], [-4.2535293329816107e+37, -0.25]], 'weights': [nan, 0.125]}),
+   ('losses.sigmoid_cross_entropy/flushed-upstream', 'float32'): (0.8224923610687256, {'multi_class_labels': [0.0, 0.0], 'logits': [0.0, 0.0], 'weights': [0.0, 0.0]}),
+   ('losses.absolute_difference/flushed-upstream', 'float32'): (inf, {'labels': [0.0, 0.0], 'predictions': [-0.0, -0.0], 'weights': [inf, inf]}),
+   ('losses.mean_squared_error/mean-overflow', 'float32'): (nan, {'labels': [-0.0, -0.0, 0.0, 0.0], 'predictions': [0.0, 0.0, -0.0, -0.0], 'weights': [nan, nan, nan, nan]}),
+   ('losses.compute_weighted_loss/sum-order', 'float32'): (nan, {'losses': [0.5] * 14, 'weights': [0.5, -1.7014117331926443e+38, -8.5070586659632215e+37, 1.2760587745414712e+38, 1.7014117331926443e+38, -8.5070586659632215e+37, -8.5070586659632215e+37, 0.5, 1.7014117331926443e+38, 0.5, 0.5, 0.5, 0.5, 1.2760587745414712e+38]}),
+   ('contrib.losses.compute_weighted_loss/scalar-overflow', 'float32'): (inf, {'losses': [0.03125, 0.03125, 0.03125, 0.03125], 'weights': inf}),
+   ('contrib.losses.compute_weighted_loss/lead-inf', 'float32'): (inf, {'losses': [[inf, inf, inf], [0.0, 0.0, 0.0], [0.1666666716337204, 0.1666666716337204, 0.1666666716337204]], 'weights': [[0.125], [0.0], [0.2291666716337204]]}),
+   ('contrib.losses.compute_weighted_loss/lead-inf', 'float64'): (inf, {'losses': [[inf, inf, inf], [0.0, 0.0, 0.0], [0.1666666716337204, 0.1666666716337204, 0.1666666716337204]], 'weights': [[0.125], [0.0], [0.2291666716337204]]}),
+   ('contrib.losses.absolute_difference/lead-inf', 'float32'): (inf, {'predictions': [[nan, -inf, nan]], 'labels': [[nan, inf, nan]], 'weights': [0.125]}),
+   ('contrib.losses.absolute_difference/lead-inf', 'float64'): (inf, {'predictions': [[nan, -inf, nan]], 'labels': [[nan, inf, nan]], 'weights': [0.125]}),
+   ('losses.huber_loss/inf-weights', 'float32'): (nan, {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/inf-weights', 'float64'): (nan, {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/nan-weights', 'float32'): (nan, {'labels': [nan, nan, nan, nan, nan, nan], 'predictions': [nan, nan, nan, nan, nan, nan], 'weights': [0.125, 1.375, 0.875, 0.0, 0.375, 0.875]}),
+   ('losses.huber_loss/nan-weights', 'float64'): (nan, {'labels': [nan, nan, nan, nan, nan, nan], 'predictions': [nan, nan, nan, nan, nan, nan], 'weights': [0.125, 1.375, 0.875, 0.0, 0.375, 0.875]}),
+   ('losses.huber_loss/inf-weights-none', 'float32'): ([inf, inf, inf, nan, inf, inf], {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/inf-weights-none', 'float64'): ([inf, inf, inf, nan, inf, inf], {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/0.6max', 'float32'): (inf, {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/0.3max', 'float32'): (inf, {'labels': [-5.104234692517693e+37, -2.041694079831173e+38, -2.041694079831173e+38, -0.0, -1.0208470399155866e+38, 2.041694079831173e+38], 'predictions': [5.104234692517693e+37, 2.041694079831173e+38, 2.041694079831173e+38, 0.0, 1.0208470399155866e+38, -2.041694079831173e+38], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/0.3max-delta4', 'float32'): (inf, {'labels': [nan, nan, nan, nan, nan, nan], 'predictions': [nan, nan, nan, nan, nan, nan], 'weights': [0.125, 4.5, 2.0, 0.0, 0.5, 2.0]}),
+   ('losses.huber_loss/0.3max-dy4', 'float32'): (inf, {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.5, 16.0, 8.0, 0.0, 2.0, 8.0]}),
    ('nn.log_poisson_loss', 'float32'): ([nan, 2.7182817459106445, 1.0, 0.6487212181091309], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),
    ('nn.log_poisson_loss', 'float64'): ([nan, 2.7182818284590455, 1.0, 0.6487212707001282], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591409142295228, 2.0, -0.3512787292998718]}),
    ('nn.log_poisson_loss/full', 'float32'): ([nan, 2.7182817459106445, 1.0, 1.3005276918411255], {'targets': [nan, nan, nan, 0.4431471824645996], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),

@@ -52,12 +52,27 @@ def same_dtype(x, name, like, like_name):
     return a.astype(like.dtype)
 
 
-def castable(x, name, dtype):
-    """`x` cast to `dtype` (for inputs TF casts silently, e.g. dense labels)."""
+def castable(x, name, dtype, cast_op=False):
+    """`x` cast to `dtype` (for inputs TF casts silently, e.g. dense labels):
+    as TF converts a NumPy value (NumPy's cast), or with `cast_op` as TF's
+    Cast op does it (tf_cast)."""
     a = native(np.asarray(require(x, name)))
     if a.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a real number array, got {a.dtype}")
-    return a if a.dtype == dtype else a.astype(dtype)
+    return tf_cast(a, dtype) if cast_op else (a if a.dtype == dtype else a.astype(dtype))
+
+
+def tf_cast(a, dtype):
+    """The array `a` cast to `dtype` as TF's CPU Cast op does it: between
+    float32 and float64 it flushes denormals (of the input's type, or of the
+    result's) to a zero of their sign, e.g. a float32 1e-40 widened to float64
+    becomes 0, and so does a float64 1e-40 narrowed to float32."""
+    if a.dtype == dtype:
+        return a
+    r = a.astype(dtype)
+    if {a.dtype, r.dtype} == {np.dtype(np.float32), np.dtype(np.float64)}:
+        r = flush_denormals(r, max(np.finfo(a.dtype).tiny, np.finfo(r.dtype).tiny))
+    return r
 
 
 def int_labels(x, name):

@@ -469,7 +469,9 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
         out = {}                                   #  operand sends NumPy to its slow loop)
         if ctx.wants("inputs"):
             dx = np.ascontiguousarray(np.matmul(g_s, w_s)) if S else np.zeros_like(x)
-            _kernels.K.sampled.k_sampled_dx(g, table, rows_true, dx, _ONE_THREAD)
+            _kernels.K.sampled.k_sampled_dx(
+                g, table, rows_true, dx,
+                np.empty((_ONE_THREAD, (nt + 1) * dim if nt > 1 else 0), dt), _ONE_THREAD)
             out["inputs"] = dx
         want_w, want_b = ctx.wants("weights"), ctx.wants("biases")
         if want_w or want_b:

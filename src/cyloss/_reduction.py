@@ -91,9 +91,15 @@ def denominator(w, shape, reduction):
     if reduction == Reduction.MEAN:
         if not rep:                     # no losses: sum(ones_like(losses) * w) = 0
             return 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            big = not float(np.sum(np.abs(w), dtype=np.float64)) * rep <= F32_MAX / 2
+        if big:     # partial sums may leave float32's range (or a weight is inf /
+            # NaN): TF's float32 reduce_sum(ones_like(losses) * weights), in its
+            # order, decides inf, -inf or NaN (or the rounding near the max)
+            with np.errstate(over="ignore", invalid="ignore"):
+                d = float(ck.tf_sum(np.broadcast_to(w, shape).astype(np.float32)))
+            return d if abs(d) >= F32_TINY or d != d else 0.0
         d = float(np.sum(w, dtype=np.float64)) * rep
-        if abs(d) > F32_MAX:            # TF sums the float32 weights: it overflowed
-            return float(np.copysign(np.inf, d))
         # div_no_nan tests its float32 divisor against 0 after flushing
         return d if abs(d) >= F32_TINY or d != d else 0.0
     return float(np.count_nonzero(w)) * rep       # SUM_BY_NONZERO_WEIGHTS
@@ -123,8 +129,9 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     NONE and MEAN), so the gradients are scaled by 1 / count in the pass, as
     TF scales its upstream before the local gradients. lead: contrib's
     weights align with the first `lead` dims and TF sums the losses over the
-    others BEFORE weighting, so the weights' gradient sums them first too
-    (an overflowing sum times a zero upstream is NaN, as in TF).
+    others BEFORE weighting (_lead_sums): the value is that sum times the
+    weights, summed, and the weights' gradient takes the same row sums (an
+    overflowing sum times a zero upstream is NaN, as in TF).
     """
     Reduction.validate(reduction)
     shape, dtype = b.shape, b.dtype
@@ -142,6 +149,21 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     K = _kernels.K.pointwise
     params = np.array([p1, 0, 0], dtype)
 
+    def factor(dy):
+        # TF's div_no_nan(dy, D), the upstream of every weighted loss before
+        # its weight: 0 when D == 0, and a result below float32's smallest
+        # normal is flushed to 0 (TF computes these losses in float32, FTZ)
+        t = dtype.type
+        if not live:
+            return t(0)
+        with np.errstate(all="ignore"):
+            f = (t(1) if dy is None else t(dy)) / t(d)
+        return t(0) if abs(f) < F32_TINY else f
+
+    f1 = None if none else factor(None)
+    if not none and f1 == 0:        # 1 / D flushed: the upstream is 0 (0 w)
+        gscale = 0.0
+
     def run(wf, rows, gs, wl, raw, da, db):
         nt = for_work(n)
         inner = n // rows if rows else 0
@@ -150,13 +172,32 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
         return K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), wf, max(rows, 1),
                             params, gs, wl, raw, da, db, junk, partials, nt)
 
-    wl = np.empty(n, dtype) if none else None
-    raw = np.empty(n, dtype) if want_w else None
+    contrib = lead is not None and not none
+    # float32: TF's reduce_sum(L * w) in its order (tf_sum of the pass' L * w),
+    # where partial sums near the max decide inf, -inf or NaN even when the
+    # pass' own block order stays finite. (float64 data: TF sums in float32,
+    # where it overflows first; the pass' order, and TF's only on overflow.)
+    tf_order = not none and not contrib and dtype == np.float32
+    wl = np.empty(n, dtype) if none or tf_order else None
+    raw = np.empty(n, dtype) if want_w or contrib else None
     da = np.empty(n, dtype) if want_a else None
     db = np.empty(n, dtype) if want_b else None
     if chained and not none:        # the upstream for dy = 1, in TF's dtype: 1 / D
-        gscale = dtype.type(1) / dtype.type(d) if live else 0.0
+        gscale = f1
     s = run(wflat, n_rows, gscale, wl, raw, da, db)
+    inner = None
+    if contrib:                     # TF 1 contrib's order: sum(sum(L, past lead) * w)
+        inner, s = _lead_sums(raw.reshape(shape), w, lead)
+    elif tf_order:
+        with np.errstate(over="ignore", invalid="ignore"):
+            s = ck.tf_sum(wl)
+    elif not none and not np.isfinite(s):
+        # the pass' block order overflowed: TF's order of reduce_sum(L * w)
+        # decides between inf, -inf and NaN (a second pass for L * w, only here)
+        wl2 = np.empty(n, dtype)
+        run(wflat, n_rows, gscale, wl2, None, None, None)
+        with np.errstate(over="ignore", invalid="ignore"):
+            s = ck.tf_sum(wl2)
     if none:
         value = wl.reshape(shape)
     else:
@@ -173,39 +214,137 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
                 wd = np.broadcast_to(w, shape) if dy is None else np.broadcast_to(w, shape) * dy
                 run(np.ascontiguousarray(wd, dtype).reshape(-1), 1, 1.0, None, None, ga, gb)
             else:
-                f = dtype.type(1) if dy is None else dtype.type(dy)
-                run(wflat, n_rows, f / dtype.type(d) if live else 0.0, None, None, ga, gb)
+                run(wflat, n_rows, factor(dy), None, None, ga, gb)
         return ga, gb
+
+    def upstream(dy):
+        # TF's upstream of each loss element, in the data's dtype: dy w (NONE)
+        # or (dy / D) w, 0 w where D == 0 (div_no_nan); of the weights' shape
+        with np.errstate(all="ignore"):
+            if none:
+                return w if dy is None else w * np.asarray(dy, dtype)
+            return w * factor(dy)
 
     def backward(dy):
         out = {}
         ones = dy is None or bool(np.all(np.asarray(dy) == 1))
         # chained kinds: the forward pass' gradients are TF's for dy = 1 (the
-        # usual case, one pass); another dy runs the kernel again with it
-        redo = chained and (want_a or want_b) and not ones
+        # usual case, one pass); another dy runs the kernel again with it, as
+        # do the other kinds where dy / D is flushed to 0 and 1 / D is not (or
+        # the reverse): their gradients are then scaled by that factor
+        fq = None if none else factor(dy)
+        flip = not chained and not none and (fq == 0) != (f1 == 0)
+        redo = (chained or flip) and (want_a or want_b) and not ones
         ga, gb = chained_grads(dy) if redo else (da, db)
+        if dy is not None and not chained and not ones and not redo:
+            # elementwise (NONE) or scalar; not in place: the pass' arrays
+            # serve every call of backward
+            ga, gb = (None if g is None else
+                      (g.reshape(shape) * dy).astype(dtype, copy=False).reshape(-1)
+                      for g in (ga, gb))
+        if kind in _WILD_CHAINS and (want_a or want_b) and _maybe_wild(kind, p1, w, dy, fq, s):
+            ga, gb = _wild_upstream(kind, a, b, p1, upstream(dy), ga, gb)
         for name, g in ((names[0], ga), (names[1], gb)):
-            if name is None or not ctx.wants(name):
-                continue
-            g = g.reshape(shape)
-            if dy is not None and not chained and not ones:
-                g *= dy                                 # elementwise (NONE) or scalar
-            out[name] = g
+            if name is not None and ctx.wants(name):
+                out[name] = g.reshape(shape)
         if want_w:
             with np.errstate(invalid="ignore"):         # 0 * inf is TF's NaN too
-                out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction, lead)
+                out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction, inner, fq)
         return out
     return value, backward
 
 
-def _weights_grad(raw, s, d, dy, shape, w, reduction, lead=None):
-    """dL/dw: the (unweighted) losses times the upstream factor, summed back
-    over the broadcast axes; MEAN also differentiates its denominator sum(w).
-    lead: sum the losses over the dims past the first `lead` first."""
-    g = raw.reshape(shape)
-    if lead is not None and lead < len(shape):
-        with np.errstate(over="ignore", invalid="ignore"):
-            g = ck.tf_sum(g, axis=tuple(range(lead, len(shape))), keepdims=True)
+def _huber_tf(e, delta, u):
+    """d huber / d e for the upstream u, op by op as TF differentiates
+    q = minimum(|e|, delta); 0.5 * (q * q) + delta * (|e| - q): the upstream of
+    |e| is delta u (through |e| - q) plus, where |e| <= delta (Minimum's
+    gradient), q's: 0.5 u q twice (Square as q * q) minus delta u. Where delta u
+    overflows (or u is inf / NaN) that is inf - inf = NaN in the quadratic
+    zone and +-inf beyond it, where the kernel's sign(e) q u is +-inf."""
+    t = e.dtype.type
+    with np.errstate(all="ignore"):
+        ae = np.abs(e)
+        q = np.minimum(ae, t(delta))
+        h = t(0.5) * u
+        du = t(delta) * u
+        dq = (h * q + q * h) - du
+        return (du + np.where(ae <= t(delta), dq, t(0))) * np.sign(e)
+
+
+def _huber_wild(delta, u):
+    """Where the kernel's gradient of huber (sign(e) min(|e|, delta) u) is not
+    TF's: an upstream u whose product with delta is inf or NaN."""
+    with np.errstate(all="ignore"):
+        return ~np.isfinite(u.dtype.type(delta) * u)
+
+
+# kinds whose kernel multiplies the upstream into a local derivative while
+# TF's chain differs on a huge or non-finite upstream: (where, TF's d/db)
+_WILD_CHAINS = {"huber": (_huber_wild, _huber_tf)}
+
+
+def _maybe_wild(kind, p1, w, dy, fq, s):
+    """Whether some upstream may be wild for `kind` (then _wild_upstream
+    looks element by element). Reduced (fq = dy / D, s = sum(L w)): with
+    |p1 fq| <= 1 only an inf / NaN weight can be, and that makes s inf / NaN,
+    so a finite s answers at no cost; otherwise the largest |weight| times
+    |fq| (NONE: times the largest |dy|), two passes over the weights."""
+    if not w.size or (dy is not None and not np.size(dy)):     # nothing to differentiate
+        return False
+    if fq is not None and abs(float(p1) * float(fq)) <= 1 and np.isfinite(s):
+        return False
+    t = w.dtype.type
+    with np.errstate(all="ignore"):
+        m = max(abs(w.min()), abs(w.max()))           # NaN if any weight is NaN
+        f = abs(t(1) if fq is None and dy is None else
+                t(np.max(np.abs(dy))) if fq is None else fq)
+        return bool(np.any(_WILD_CHAINS[kind][0](p1, np.asarray(m * f, w.dtype))))
+
+
+def _wild_upstream(kind, a, b, p1, u, ga, gb):
+    """ga, gb (dL/da, dL/db = -dL/da, flat) with TF's values where the
+    upstream u (broadcastable to a's shape) is wild for `kind`; new arrays
+    only where something changes (the kernel's arrays are not written)."""
+    wild_of, chain = _WILD_CHAINS[kind]
+    wild = wild_of(p1, u)
+    if not wild.any():
+        return ga, gb
+    shape = b.shape
+    at = np.flatnonzero(np.broadcast_to(wild, shape))
+    ub = np.broadcast_to(u, shape).reshape(-1)[at]
+    with np.errstate(all="ignore"):
+        e = b.reshape(-1)[at] - a.reshape(-1)[at]
+        g = chain(e, p1, ub)
+    out = []
+    for arr, sign in ((ga, -1), (gb, 1)):
+        if arr is not None:
+            arr = arr.copy()
+            arr[at] = g if sign > 0 else -g
+        out.append(arr)
+    return tuple(out)
+
+
+def _lead_sums(L, w, lead):
+    """TF 1 contrib's weighting (its _scale_losses): the losses L summed over
+    the dims past the first `lead` (the weights' rank) FIRST, then times the
+    weights w (L's rank, 1 past `lead`), then summed, each sum in TF's order
+    (tf_sum). So an overflowing sum of the losses times a small weight is
+    inf, and a zero loss times an infinite weight does not make a NaN unless
+    its whole row sums to 0, as in TF. Returns (the row sums keeping L's
+    rank, the total as a 0-d array)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        inner = ck.tf_sum(L, axis=tuple(range(lead, L.ndim)), keepdims=True) \
+            if lead < L.ndim else L
+        return inner, ck.tf_sum(inner * w)
+
+
+def _weights_grad(raw, s, d, dy, shape, w, reduction, inner=None, fq=None):
+    """dL/dw: the (unweighted) losses times the upstream factor fq (TF's
+    dy / D, flushed), summed back over the broadcast axes; MEAN also
+    differentiates its denominator sum(w). inner: contrib's losses already
+    summed past the weights' dims (_lead_sums), which is what its weights
+    multiply."""
+    g = raw.reshape(shape) if inner is None else inner
     if reduction == Reduction.NONE:
         g = g if dy is None else g * dy
     elif d == 0:                        # div_no_nan passes 0 to both its inputs
@@ -213,7 +352,8 @@ def _weights_grad(raw, s, d, dy, shape, w, reduction, lead=None):
     else:
         f = 1.0 if dy is None else dy
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            g = g * (f / d)
+            # (dy / D flushed to 0 by TF: 0 times the losses, NaN where inf)
+            g = g * (f / d) if fq is None or fq != 0 else g * raw.dtype.type(0)
             if reduction == Reduction.MEAN:
                 # as TF's div_no_nan gradient, divide twice: d * d underflows to
                 # 0 for a denormal d (and Python's float raised ZeroDivisionError)

@@ -278,6 +278,9 @@ def radial(ctx, l, p, dtypes, axis, keepdims):
         raise InvalidArgumentError(f"Invalid reduction dimension {axis} for input with 0 "
                                    f"dimensions (predictions and labels are scalars)")
     ax = ck.normalize_axis(axis, p.ndim)
+    # TF's CPU Mul treats denormal inputs as 0 (a denormal times inf is NaN,
+    # times a huge float32 is 0), in the product and in its gradient
+    p, l = ck.flush_denormals(p), ck.flush_denormals(l)
     with np.errstate(invalid="ignore", over="ignore"):     # inf - inf: NaN, as TF
         s = ck.tf_sum(p * l, axis=ax, keepdims=keepdims)
         losses = contiguous(p.dtype.type(1) - s, p.dtype)

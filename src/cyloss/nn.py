@@ -141,7 +141,7 @@ def softmax_cross_entropy_with_logits(ctx, labels, logits, axis=-1, name=None, d
         axis = dim
     axis = -1 if axis is None else axis
     x = ck.floating(logits, "logits")
-    y = ck.castable(labels, "labels", x.dtype)
+    y = ck.castable(labels, "labels", x.dtype, cast_op=True)     # (TF: math_ops.cast)
     labels_dtype = np.asarray(labels).dtype
     if x.ndim == 0:
         raise InvalidArgumentError("logits must have >= 1 dimension, got shape []")

@@ -15,7 +15,12 @@ Differences from cyloss.losses (tf.compat.v1.losses):
 
       loss = sum(losses * weights) / n,   n = #nonzero(weights) * (size of
              the losses' dims past the weights'),  or size(losses) for a
-             nonzero scalar weight;  0 when n == 0 (even for NaN losses).
+             nonzero scalar weight;  0 when n == 0 (even for NaN losses),
+
+  computed in TF 1's order: the losses summed over the dims past the
+  weights' first, then times the weights, then summed (an overflowing sum
+  stays inf under a small weight; a zero loss meets an infinite weight only
+  through its row's sum);
 
   n counts the weights' own entries: weights with a leading dim of 1 (e.g.
   `[1]`) are broadcast in the sum but counted once, as in TF 1;

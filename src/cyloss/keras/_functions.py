@@ -5,9 +5,9 @@ Each `_name(ctx, y_true, y_pred, **kw) -> (values, mask, backward)` works on
 arrays already in the compute dtype; `backward(dvalues)` returns the gradients
 w.r.t. y_true and y_pred of sum(values * dvalues). The compiled work reuses the
 kernel families: elementwise losses reduced over an axis go through
-k_weighted (pyx/_pointwise.pyx, one pass: row sums + local gradients), the
-cross-entropies through cyloss.nn's softmax / sparse softmax kernels, the
-row losses on probability vectors through pyx/_rows.pyx.
+k_weighted (pyx/_pointwise.pyx, one pass: row sums in TF's order + local
+gradients), the cross-entropies through cyloss.nn's softmax / sparse softmax
+kernels, the row losses on probability vectors through pyx/_rows.pyx.
 """
 import inspect
 
@@ -44,8 +44,9 @@ def _axis(axis, ndim):
 # ------------------------------------------------------ elementwise, reduced --
 
 # kinds whose kernel gradient takes the upstream in TF's order (pyx/_pointwise.pyx
-# scaled: the binary cross-entropies and tf_chain's kinds)
-_TF_CHAIN = frozenset(("bce", "focal", "focal_logits", "kld", "msle", "poisson",
+# scaled: the binary cross-entropies, from logits through v1_chain's sigmoid,
+# and tf_chain's kinds)
+_TF_CHAIN = frozenset(("bce", "sigmoid", "focal", "focal_logits", "kld", "msle", "poisson",
                        "keras_hinge", "squared_hinge", "keras_huber", "mape", "logcosh"))
 
 
@@ -81,18 +82,26 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
     per = -(-k // block)
     nt = for_work(n)
 
-    def run(w, gscale, da, db):
+    def run(w, gscale, da, db, raw=None, tf_rows=False):
         partials = np.empty(n_rows * per, dt)
         K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows,
-                     np.array(params, dt), gscale, None, None,
+                     np.array(params, dt), gscale, None,
+                     None if raw is None else raw.reshape(-1),
                      None if da is None else da.reshape(-1),
                      None if db is None else db.reshape(-1),
-                     np.empty((nt, 4 * block), dt), partials, nt)
+                     np.empty((nt, 4 * block), dt), partials, nt, tf_rows)
         return partials
     if n:
-        partials = run(np.ones(1, dt), g1 if chained else 1.0, da, db)
-        sums = partials.reshape(n_rows, per).sum(axis=1, dtype=dt) if per > 1 \
-            else partials[:n_rows]
+        # Keras' mean (or sum) over the axis in TF's Sum order on the caller's
+        # layout, where overflowing partial sums decide inf, -inf or NaN: the
+        # kernel's rows when the axis is the last and a row fits one block,
+        # else tf_sum of the per-element values
+        if ax == len(shape) - 1 and per == 1:
+            sums = run(np.ones(1, dt), g1 if chained else 1.0, da, db, tf_rows=True)[:n_rows]
+        else:
+            raw = np.empty((n_rows, k), dt)
+            run(np.ones(1, dt), g1 if chained else 1.0, da, db, raw)
+            sums = ck.tf_sum(ck.unrows(raw, moved, ax, len(shape)), axis=ax).reshape(n_rows)
     else:
         sums = np.zeros(n_rows, dt)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -164,7 +173,21 @@ def _mean_absolute_error(ctx, y_true, y_pred):
 
 
 def _mean_absolute_percentage_error(ctx, y_true, y_pred):
-    return _regression("mape", scale=100.0, params=(EPSILON, 0, 0))(ctx, y_true, y_pred)
+    v, m, bwd = _regression("mape", scale=100.0, params=(EPSILON, 0, 0))(ctx, y_true, y_pred)
+    if bwd is None or y_true.size == 0 or _shape(*same_rank(y_true, y_pred)).count(0) == 0:
+        return v, m, bwd
+
+    def backward(dvalues):
+        # an empty broadcast against a non-empty y_true: TF's chain still takes
+        # abs(y_true)'s gradient, its empty sum 0 times sign(y_true) -- NaN
+        # where y_true is NaN
+        out = bwd(dvalues)
+        if out.get("y_true") is not None:
+            yt = ck.flush_denormals(y_true)
+            with np.errstate(invalid="ignore"):
+                out["y_true"] = out["y_true"] + yt.dtype.type(0) * np.sign(yt)
+        return out
+    return v, m, backward
 
 
 def _mean_squared_logarithmic_error(ctx, y_true, y_pred):
@@ -419,7 +442,9 @@ def _sparse_categorical_crossentropy(ctx, y_true, y_pred, from_logits=False, ign
     x = y_pred
     valid = None
     if ignore_class is not None:
-        valid = yt != np.asarray(ignore_class).astype(y_pred.dtype)
+        # (TF's CPU compares a denormal label as 0)
+        lab = ck.flush_denormals(yt) if yt.dtype.kind == "f" else yt
+        valid = lab != np.asarray(ignore_class).astype(y_pred.dtype)
         yt = np.where(valid, yt, 0).astype(yt.dtype)
         _shape(np.expand_dims(valid, axis), x)    # TF: Mul's InvalidArgumentError
         n_res = int(np.prod(y_pred.shape[:-1])) if y_pred.ndim else 1
@@ -492,7 +517,16 @@ def _sparse_on_probabilities(ctx, labels, p):
 
     def backward(dv):
         if dv is not None:
-            _kernels.K.reduce.k_scale_rows(dx, np.ascontiguousarray(dv, dt).reshape(-1), nt)
+            dv = np.ascontiguousarray(dv, dt).reshape(-1)
+            _kernels.K.reduce.k_scale_rows(dx, dv, nt)
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(dv)
+            if bad.any():
+                # clip's gradient (TF's where) is 0 outside [eps, 1 - eps] whatever
+                # the upstream: a NaN or inf one gives 0 there, not 0 * inf
+                lo = dt.type(EPSILON)
+                xb = x2[bad]
+                dx[bad] = np.where((xb >= lo) & (xb <= dt.type(1) - lo), dx[bad], dt.type(0))
         return {"logits": dx.reshape(p.shape)}
     return value, backward
 
@@ -668,6 +702,9 @@ def _dice(ctx, y_true, y_pred, axis=None):
     shape = _shape(y_true, y_pred)
     _check_axes(axis, y_true.ndim, f"`y_true` of shape {list(y_true.shape)}")
     _check_axes(axis, y_pred.ndim, f"`y_pred` of shape {list(y_pred.shape)}")
+    # TF's CPU reads denormal inputs as 0 (a denormal p times a large factor
+    # of the gradient is 0 there, not a normal number)
+    y_true, y_pred = ck.flush_denormals(y_true), ck.flush_denormals(y_pred)
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
     inter = ck.tf_sum(y * p, axis=axis)
     den = ck.tf_sum(y_true, axis=axis) + ck.tf_sum(y_pred, axis=axis) + dt.type(EPSILON)
@@ -706,6 +743,8 @@ def _tversky(ctx, y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     shape = _shape(y_true, y_pred)
     _check_axes(axis, len(shape), f"the broadcast of `y_true` {list(y_true.shape)} and "
                                   f"`y_pred` {list(y_pred.shape)}")
+    # (TF's CPU reads denormal inputs as 0, see _dice)
+    y_true, y_pred = ck.flush_denormals(y_true), ck.flush_denormals(y_pred)
     y, p = np.broadcast_to(y_true, shape), np.broadcast_to(y_pred, shape)
     al, be = dt.type(alpha), dt.type(beta)
     one = dt.type(1)

@@ -58,14 +58,9 @@ def dense(a):
 
 
 def cast(a, dtype):
-    if a.dtype == dtype:
-        return a
-    r = a.astype(dtype)
-    if {a.dtype, r.dtype} == {np.dtype(np.float32), np.dtype(np.float64)}:
-        # TF's CPU Cast flushes denormals (of the input's type, or of the result's)
-        # to a signed zero: a float32 1e-40 widened to float64 becomes 0
-        r = ck.flush_denormals(r, max(np.finfo(a.dtype).tiny, np.finfo(r.dtype).tiny))
-    return r
+    # TF's CPU Cast: flushes float32/float64 denormals (a float32 1e-40 widened
+    # to float64 becomes 0)
+    return ck.tf_cast(a, dtype)
 
 
 def same_rank(x1, x2, expand_rank_1=True):
@@ -164,8 +159,14 @@ def reduce_weighted(ctx, values, mask, sample_weight, reduction, bwd, sw_dtype=N
         if sw is not None and sw0.dtype.kind == "f" and ctx.wants("sample_weight"):
             g = ck.reduce_to(dw * v2, w2.shape)
             if reduction == "mean_with_sample_weight" and not unreduced and d != 0:
+                # DivNoNan's gradient for the divisor, TF's order: dy ((-S / D) / D)
+                # (D * D would overflow where the quotients do not), each
+                # quotient denormal-flushed as TF's CPU does
                 f = dt.type(1) if dy is None else dy
-                g = g - f * (s / (d * d))
+                with np.errstate(over="ignore", invalid="ignore"):
+                    gd = ck.flush_denormals(np.asarray(
+                        f * ck.flush_denormals(ck.flush_denormals(-s / d) / d), dt))
+                g = g + gd
             if fmask is not None:             # sw_eff = sw * mask: chain the mask factor
                 fm2, sw2 = same_rank(fmask, sw)
                 g = ck.reduce_to(g.reshape(sw_eff.shape) * fm2, sw2.shape)
