@@ -229,14 +229,25 @@ def tf_add_n(xs):
     return out
 
 
+_TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}
+
+
 def flush_denormals(a, tiny=None):
     """`a` with every |value| below `tiny` (default: the smallest normal
     number of a's dtype) as a zero of its sign. TF's CPU kernels treat
     denormal inputs as zero and flush denormal results; cyloss applies this
     where it changes a result (counts of nonzero weights, clips, logs,
     divisions by a tiny total). NaN stays NaN; `a` itself is returned when
-    nothing is flushed."""
+    nothing is flushed (exact zeros need nothing)."""
     a = np.asarray(a)
-    with np.errstate(invalid="ignore"):     # (NaN compares false; inf * 0 is not kept)
-        small = np.abs(a) < (np.finfo(a.dtype).tiny if tiny is None else tiny)
-        return np.where(small, a * a.dtype.type(0), a) if small.any() else a
+    if tiny is None:
+        tiny = _TINY.get(a.dtype)
+        tiny = np.finfo(a.dtype).tiny if tiny is None else tiny
+    small = np.abs(a) < tiny                # (NaN compares false)
+    if not small.any():
+        return a
+    small &= a != 0
+    if not small.any():
+        return a
+    with np.errstate(invalid="ignore"):     # (inf * 0 is not among them)
+        return np.where(small, a * a.dtype.type(0), a)
