@@ -118,13 +118,16 @@ def test_log_counts_kernel_tail_rule():
     _kernels.K.sampled.k_log_counts(c, out)
     assert out[2] == -np.inf and out[10] == -np.inf
     assert out[8] == np.float32(-103.97208) and np.isnan(out[9])
-    assert np.allclose(out[[0, 1, 3, 7]], np.log(np.float32(0.5)), rtol=2e-7, atol=0)
+    # log of the exact 0.5 within 1 ulp: |log 0.5| is in [0.5, 1), where an
+    # ulp is eps / 2, so the relative error is below eps of the dtype
+    assert np.allclose(out[[0, 1, 3, 7]], np.log(np.float32(0.5)),
+                       rtol=np.finfo(np.float32).eps, atol=0)
     t64 = np.finfo(np.float64).tiny
     c = np.array([0.5, t64 / 4, -t64 / 4, t64 / 2**40, np.inf, -np.inf], np.float64)
     out = np.empty_like(c)
     _kernels.K.sampled.k_log_counts(c, out)
     assert np.all(out[1:4] == -np.inf) and out[4] == np.inf and np.isnan(out[5])
-    np.testing.assert_allclose(out[0], np.log(0.5), rtol=4e-16)
+    np.testing.assert_allclose(out[0], np.log(0.5), rtol=np.finfo(np.float64).eps)
 
 
 # num_true = 3, TF's order for d/dinputs: the true part sum_t G_t W[label_t]

@@ -186,10 +186,10 @@ def tf_sum(a, axis=None, keepdims=False):
     kept = tuple(1 if i in axes else d for i, d in enumerate(a.shape)) if keepdims \
         else tuple(d for i, d in enumerate(a.shape) if i not in axes)
     runs, first = tf_runs(a.shape, axes)
-    k, threads = _kernels.K.reduce, for_work(a.size)
-    x = np.ascontiguousarray(a).reshape(runs)
     if len(runs) == 0 or (len(runs) == 1 and not first):     # nothing is summed
         return np.array(a).reshape(kept)
+    k, threads = _kernels.K.reduce, for_work(a.size)
+    x = np.ascontiguousarray(a).reshape(runs)
     if len(runs) in (2, 3) and (len(runs) == 3) != first:    # columns
         cols = x.reshape(1, *runs) if first else x
         out = np.empty((cols.shape[0], cols.shape[2]), a.dtype)
@@ -227,6 +227,17 @@ def tf_add_n(xs):
                 group = group + xs[i]
             out = out + group
     return out
+
+
+def divisor_grad(dy, s, d, div=np.divide):
+    """What TF's s / d sends back to the divisor d for the upstream dy, in
+    its op order: dy ((-s / d) / d) -- d * d is never formed (it overflows
+    where the quotients do not) -- each quotient and the product (in the
+    quotients' dtype) flushed as TF's CPU does. `div`: the division (a
+    div_no_nan gives 0 where d == 0)."""
+    with np.errstate(all="ignore"):
+        q = flush_denormals(div(flush_denormals(div(-s, d)), d))
+        return flush_denormals(np.asarray(dy * q, q.dtype))
 
 
 _TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}

@@ -242,8 +242,8 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
             ga, gb = (None if g is None else
                       (g.reshape(shape) * dy).astype(dtype, copy=False).reshape(-1)
                       for g in (ga, gb))
-        if kind in _WILD_CHAINS and (want_a or want_b) and _maybe_wild(kind, p1, w, dy, fq, s):
-            ga, gb = _wild_upstream(kind, a, b, p1, upstream(dy), ga, gb)
+        if kind == "huber" and (want_a or want_b) and _huber_maybe_wild(p1, w, dy, fq, s):
+            ga, gb = _huber_upstream(a, b, p1, upstream(dy), ga, gb)
         for name, g in ((names[0], ga), (names[1], gb)):
             if name is not None and ctx.wants(name):
                 out[name] = g.reshape(shape)
@@ -278,43 +278,36 @@ def _huber_wild(delta, u):
         return ~np.isfinite(u.dtype.type(delta) * u)
 
 
-# kinds whose kernel multiplies the upstream into a local derivative while
-# TF's chain differs on a huge or non-finite upstream: (where, TF's d/db)
-_WILD_CHAINS = {"huber": (_huber_wild, _huber_tf)}
-
-
-def _maybe_wild(kind, p1, w, dy, fq, s):
-    """Whether some upstream may be wild for `kind` (then _wild_upstream
-    looks element by element). Reduced (fq = dy / D, s = sum(L w)): with
-    |p1 fq| <= 1 only an inf / NaN weight can be, and that makes s inf / NaN,
-    so a finite s answers at no cost; otherwise the largest |weight| times
-    |fq| (NONE: times the largest |dy|), two passes over the weights."""
+def _huber_maybe_wild(delta, w, dy, fq, s):
+    """Whether some upstream of huber may be wild (then _huber_upstream looks
+    element by element). Reduced (fq = dy / D, s = sum(L w)): with
+    |delta fq| <= 1 only an inf / NaN weight can be, and that makes s inf /
+    NaN, so a finite s answers at no cost; otherwise the largest |weight|
+    times |fq| (NONE: times the largest |dy|), two passes over the weights."""
     if not w.size or (dy is not None and not np.size(dy)):     # nothing to differentiate
         return False
-    if fq is not None and abs(float(p1) * float(fq)) <= 1 and np.isfinite(s):
+    if fq is not None and abs(float(delta) * float(fq)) <= 1 and np.isfinite(s):
         return False
     t = w.dtype.type
     with np.errstate(all="ignore"):
         m = max(abs(w.min()), abs(w.max()))           # NaN if any weight is NaN
         f = abs(t(1) if fq is None and dy is None else
                 t(np.max(np.abs(dy))) if fq is None else fq)
-        return bool(np.any(_WILD_CHAINS[kind][0](p1, np.asarray(m * f, w.dtype))))
+        return bool(np.any(_huber_wild(delta, np.asarray(m * f, w.dtype))))
 
 
-def _wild_upstream(kind, a, b, p1, u, ga, gb):
-    """ga, gb (dL/da, dL/db = -dL/da, flat) with TF's values where the
-    upstream u (broadcastable to a's shape) is wild for `kind`; new arrays
-    only where something changes (the kernel's arrays are not written)."""
-    wild_of, chain = _WILD_CHAINS[kind]
-    wild = wild_of(p1, u)
+def _huber_upstream(a, b, delta, u, ga, gb):
+    """ga, gb (dL/da, dL/db = -dL/da, flat) with TF's values where huber's
+    upstream u (broadcastable to a's shape) is wild; new arrays only where
+    something changes (the kernel's arrays are not written)."""
+    wild = _huber_wild(delta, u)
     if not wild.any():
         return ga, gb
     shape = b.shape
     at = np.flatnonzero(np.broadcast_to(wild, shape))
     ub = np.broadcast_to(u, shape).reshape(-1)[at]
     with np.errstate(all="ignore"):
-        e = b.reshape(-1)[at] - a.reshape(-1)[at]
-        g = chain(e, p1, ub)
+        g = _huber_tf(b.reshape(-1)[at] - a.reshape(-1)[at], delta, ub)
     out = []
     for arr, sign in ((ga, -1), (gb, 1)):
         if arr is not None:

@@ -139,9 +139,8 @@ def _legacy(ctx, logits, targets, weights, avg_t, fn, batch):
             with np.errstate(all="ignore"):
                 gw = ck.flush_denormals(ce * g[None, :])                # [T, B]
                 gd = 0
-                if avg_t:       # d(p / den)/d den = (-p / den) / den, TF's order
-                    gd = ck.flush_denormals(
-                        up * ck.flush_denormals(ck.flush_denormals(-p / den) / den))
+                if avg_t:       # d(p / den)/d den, TF's order (a plain division)
+                    gd = ck.divisor_grad(up, p, den)
                 if wshape != (b,):      # each step's broadcast weight: its own sums
                     gw = np.stack([ck.tf_sum(r) for r in gw]).reshape((n_t,) + wshape)
                     gd = ck.tf_sum(gd).reshape(wshape) if avg_t else 0

@@ -221,10 +221,9 @@ def sequence_loss(ctx, logits, targets, weights, average_across_timesteps=True,
             ce2 = ce.reshape(b, n_t)
             with np.errstate(all="ignore"):
                 gw = ck.flush_denormals(ce2 * g)
-                if mode == "avg":       # d(S / D)/dD = -S / D^2 (TF: dy ((-S / D) / D))
+                if mode == "avg":       # d(S / D)/dD, TF's order (div_no_nan)
                     dyg = dt(1) if dy is None else np.asarray(dy, x.dtype)
-                    q = ck.flush_denormals(div_no_nan(ck.flush_denormals(div_no_nan(-s, d)), d))
-                    gw = gw + spread(ck.flush_denormals(dyg * q))
+                    gw = gw + spread(ck.divisor_grad(dyg, s, d, div_no_nan))
             out["weights"] = np.asarray(gw, x.dtype)
         return out
     return value, backward

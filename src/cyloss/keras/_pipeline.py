@@ -159,14 +159,8 @@ def reduce_weighted(ctx, values, mask, sample_weight, reduction, bwd, sw_dtype=N
         if sw is not None and sw0.dtype.kind == "f" and ctx.wants("sample_weight"):
             g = ck.reduce_to(dw * v2, w2.shape)
             if reduction == "mean_with_sample_weight" and not unreduced and d != 0:
-                # DivNoNan's gradient for the divisor, TF's order: dy ((-S / D) / D)
-                # (D * D would overflow where the quotients do not), each
-                # quotient denormal-flushed as TF's CPU does
-                f = dt.type(1) if dy is None else dy
-                with np.errstate(over="ignore", invalid="ignore"):
-                    gd = ck.flush_denormals(np.asarray(
-                        f * ck.flush_denormals(ck.flush_denormals(-s / d) / d), dt))
-                g = g + gd
+                # DivNoNan's gradient for its divisor (d != 0 here)
+                g = g + ck.divisor_grad(dt.type(1) if dy is None else dy, s, d)
             if fmask is not None:             # sw_eff = sw * mask: chain the mask factor
                 fm2, sw2 = same_rank(fmask, sw)
                 g = ck.reduce_to(g.reshape(sw_eff.shape) * fm2, sw2.shape)
