@@ -143,18 +143,33 @@ def _m_sqdiff(l, p, n):
     return e * e, T, {"p": (loc, Tl), "l": (loc, Tl)}
 
 
-def _m_huber(l, p, n, delta):
+def _m_huber(l, p, n, delta, inf_e=False):
+    """inf_e: where the raw e = p - l is +-inf (l, p here are fin()'s, an
+    infinite input read as 0): there q = min(|e|, delta) is delta, and the
+    gradients delta u sign(e) are finite (the value is inf, compared exactly)."""
     e = p - l
     a = np.abs(e)
     q = np.minimum(a, delta)
     L = 0.5 * q * q + delta * (a - q)
     T = q * q + 2 * delta * (a + q) + n * ((q + delta) * (np.abs(p) + np.abs(l)) + L
                                           + delta * (1 + a))
-    amb = (n > 0) & (a <= 4 * EPS32 * (np.abs(p) + np.abs(l)))
+    # (an infinite e has a certain sign)
+    amb = (n > 0) & (a <= 4 * EPS32 * (np.abs(p) + np.abs(l))) & ~np.asarray(inf_e)
+    qg = np.where(inf_e, delta, q)      # the local derivative's magnitude
     # TF's gradient sums the paths of q^2/2 (q), of delta*|e| (+delta) and of
     # -delta*q (-delta): its rounding is relative to delta, not to q
-    Tl = q + 2 * delta + n * (np.abs(p) + np.abs(l) + delta) + _flip(amb) * q
-    return L, T, {"p": (q, Tl), "l": (q, Tl)}
+    Tl = qg + 2 * delta + n * (np.abs(p) + np.abs(l) + delta) + _flip(amb) * qg
+    return L, T, {"p": (qg, Tl), "l": (qg, Tl)}
+
+
+def _inf_diff(a_name, b_name):
+    """Where b - a of the raw inputs is +-inf (one input infinite, or both
+    with opposite signs), for models whose local derivative is finite there."""
+    def f(case):
+        with np.errstate(invalid="ignore"):
+            return np.isinf(np.asarray(case.args[b_name], np.float64)
+                            - np.asarray(case.args[a_name], np.float64))
+    return f
 
 
 def _m_log(z, p, n, eps):
@@ -196,8 +211,14 @@ def _m_sigmoid(z, x, n, ls):
         e = np.exp(-np.abs(x))
         lg = np.log1p(e)
     L = np.maximum(x, 0) - x * zs + lg
+    # z reaches the loss only through z (1 - ls): its terms are |z| (1 + ls)
+    # (the product's rounding and that of ls in the dtype, which TF and cyloss
+    # apply at different places), except at ls = 1, where both form 1 - ls as
+    # exactly 0 (1 is exact in every dtype) and z (1 - ls) is exactly 0 for any
+    # finite z, however large: z then adds no error (|x| |z| would overflow)
+    cz = 0.0 if ls == 1 else 1 + ls
     T = (2 * (np.maximum(x, 0) + np.abs(x * zs) + lg)
-         + np.abs(x) * (np.abs(z) * (1 + ls) + ls) + n * np.abs(L))
+         + np.abs(x) * (np.abs(z) * cz + ls) + n * np.abs(L))
     dx = (x >= 0) + np.abs(zs) + e / (1 + e)
     dz = np.abs(x) * abs(1 - ls if ls > 0 else 1)
     return L, T, {"p": (dx, dx + np.abs(z) * ls), "l": (dz, np.abs(x) * (1 + ls))}
@@ -452,7 +473,8 @@ _core_entry(
 _core_entry(
     "huber_loss", ("labels", "predictions", "weights"),
     _pair_strategy("huber_loss", CORE_NAMES, "core"),
-    _scale_pair(_m_huber, "labels", "predictions", delta=_opt("delta", 1.0)),
+    _scale_pair(_m_huber, "labels", "predictions", delta=_opt("delta", 1.0),
+                inf_e=_inf_diff("labels", "predictions")),
     dict(_PAIR_TOL, predictions=_grad_tol("sign(e) min(|e|, delta) (delta at the tie "
                                           "|e| = delta)"),
          labels=_grad_tol("-sign(e) min(|e|, delta)")),

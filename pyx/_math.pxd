@@ -14,6 +14,8 @@ cdef extern from "_vec.h" nogil:
     double cyl_log1pd(double x)
     float cyl_rowmax_f(const float *x, Py_ssize_t n)
     double cyl_rowmax_d(const double *x, Py_ssize_t n)
+    float cyl_absmax_f(const float *x, Py_ssize_t n)
+    double cyl_absmax_d(const double *x, Py_ssize_t n)
     float cyl_sum_f(const float *x, Py_ssize_t n)
     double cyl_sum_d(const double *x, Py_ssize_t n)
     float cyl_daz_f(float v)
@@ -83,6 +85,14 @@ cdef inline real rowmax(const real *x, Py_ssize_t n) noexcept nogil:
         return cyl_rowmax_f(x, n)
     else:
         return cyl_rowmax_d(x, n)
+
+
+cdef inline real absmax(const real *x, Py_ssize_t n) noexcept nogil:
+    # max |x[k]|, NaN if an element is not finite
+    if real is float:
+        return cyl_absmax_f(x, n)
+    else:
+        return cyl_absmax_d(x, n)
 
 
 cdef inline real rowsum(const real *x, Py_ssize_t n) noexcept nogil:

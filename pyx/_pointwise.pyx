@@ -23,7 +23,10 @@ cdef inline real pt_weighted_xent(real z, real x, real pw, real g, real *dx, rea
     #   log1p then exp: (dc (1/(1 + e))) e;  abs: times sign(x) (sign(0) = 0)
     #   dx = (u g + -(relu path)) + -(abs path)    (the tape's AddN order)
     #   dz = -(g x) + s dq ;  dpw = dq z
-    # TF's CPU treats denormal inputs as 0 and flushes a denormal exp(-|x|).
+    # TF's CPU treats denormal inputs as 0 and flushes denormal results; the
+    # flushes that can show: exp(-|x|), and dq = g c, which s and z (up to
+    # the maximum) multiply next (TF's 0, not a normal number). Elsewhere a
+    # denormal result only meets factors of at most 1 or additions.
     # (Constants typed: Cython writes a bare 1 as a double.)
     cdef real one = 1
     z = daz_(z)
@@ -36,7 +39,7 @@ cdef inline real pt_weighted_xent(real z, real x, real pw, real g, real *dx, rea
     cdef real e = daz_(exp_(-fabs_(x)))
     cdef real c = log1p_(e) + relu_(-x)
     cdef real sg = <real>(x > 0) - <real>(x < 0)
-    cdef real dq = g * c
+    cdef real dq = daz_(g * c)
     cdef real dc = q * g
     cdef real drelu = dc * <real>(-x > 0)
     cdef real dabs = daz_((dc * (one / (one + e))) * e)
@@ -430,9 +433,9 @@ cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da
 
 cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da,
                           real *db) noexcept nogil:
-    # tf.compat.v1 / contrib sigmoid, hinge and log losses: the gradients for the
-    # upstream g (weight x gradient scale) op by op in TF's order, so the same
-    # products overflow or become NaN (0 * inf) as in TF.
+    # tf.compat.v1 / contrib squared, huber, sigmoid, hinge and log losses: the
+    # gradients for the upstream g (weight x gradient scale) op by op in TF's
+    # order, so the same products overflow or become NaN (0 * inf) as in TF.
     cdef real one = 1, two = 2, t, gm, ng, z, e, gl     # (typed: Cython writes a bare
     cdef bint pos                                       # 2 as a double)
     if kind_t is TSqDiff:                       # p1 = 0: squared_difference(b, a), whose
@@ -451,6 +454,15 @@ cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         gm = g * <real>(one - t * b > 0)        # ReluGrad multiplies by [m > 0]
         db[0] = t * (-gm)
         da[0] = two * ((-gm) * b)               # through t = 2a - 1
+    elif kind_t is THuber:                      # 0.5 (q q) + d (|e| - q), q = min(|e|, d):
+        e = b - a                               # |e| gets d g (through |e| - q) and, where
+        t = fabs_(e)                            # |e| <= d (Minimum's tie too), q's upstream
+        gm = t if t <= p1 else p1               # 0.5 g q twice (q q) minus d g; so a d g
+        gl = p1 * g                             # that overflows (or g inf / NaN) gives
+        z = <real>0.5 * g                       # inf - inf = NaN inside the quadratic zone
+        ng = ((z * gm + gm * z) - gl) if t <= p1 else <real>0
+        db[0] = (gl + ng) * sign_(e)            # and +-inf beyond it, as in TF
+        da[0] = -db[0]
     elif kind_t is TLogLoss:                    # -(a log(b + eps)) - (1 - a) log(1 - b + eps)
         a = daz_(a)                             # (TF: denormal inputs are 0)
         b = daz_(b)
@@ -488,9 +500,7 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         e = b - a
         ae = fabs_(e)
         q = ae if ae <= p1 else p1
-        dB = sign_(e) * q
-        da[0] = -dB * g
-        db[0] = dB * g
+        v1_chain(tag, a, b, p1, g, da, db)
         return <real>0.5 * q * q + p1 * (ae - q)
     elif kind_t is TLogLoss:                    # -a log(b + eps) - (1 - a) log(1 - b + eps)
         v1_chain(tag, a, b, p1, g, da, db)

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Sampled losses (nce_loss, sampled_softmax_loss): the parts that are not
 plain matrix products. The products inputs @ W_sampled^T, G_sampled @ W_sampled
-and G_sampled^T @ inputs go through BLAS (NumPy) in the caller.
+and G_sampled^T @ inputs are formed by the caller (_matmul: BLAS, or TF's
+order of additions where terms near +-max may meet).
 
 Layout: B rows (examples), nt true columns, S sampled columns, n = nt + S
 logits per row, D the embedding width. `table` is the weights matrix (or the
@@ -17,7 +18,8 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from _types cimport real
 from libc.math cimport INFINITY, NAN
-from _math cimport log_, daz_, rowdot, rowsum, xent_row, pt_sigmoid_xent, tfsum_cols
+from _math cimport (log_, daz_, rowdot, rowsum, absmax, xent_row, pt_sigmoid_xent,
+                    tfsum_cols)
 
 # TF adds cast(-FLT_MAX, logits dtype) to the logit of an accidental hit.
 cdef double NEG_FLT_MAX = -3.4028234663852886e38
@@ -83,15 +85,18 @@ cdef inline real sampled_row(const real *x, const real *table, Py_ssize_t d,
                              const int64_t *rows_true, const real *b_true,
                              const real *log_tec, const real *samp, const real *b_samp,
                              const real *log_sec, const int64_t *hitpos,
-                             const real *lab, Py_ssize_t nt, Py_ssize_t s,
+                             const real *lab, const real *tdot, Py_ssize_t nt, Py_ssize_t s,
                              bint nce, real *logit, real *g, real *tmp) noexcept nogil:
     """One example: its logits row (TF_SEMANTICS 1.9, in TF's order of
-    operations; log_tec and log_sec come from k_log_counts), then the loss
-    and G = dloss/dlogits (g may be NULL for softmax; NCE needs g and tmp,
-    both of length nt + s)."""
+    operations; log_tec and log_sec come from k_log_counts; the true dot
+    products from tdot when it is not NULL), then the loss and G =
+    dloss/dlogits (g may be NULL for softmax; NCE needs g and tmp, both of
+    length nt + s)."""
     cdef Py_ssize_t t, k, hp, n = nt + s
+    cdef real dot
     for t in range(nt):
-        logit[t] = (rowdot(x, table + rows_true[t] * d, d) + b_true[t]) - log_tec[t]
+        dot = tdot[t] if tdot != NULL else rowdot(x, table + rows_true[t] * d, d)
+        logit[t] = (dot + b_true[t]) - log_tec[t]
     for k in range(s):
         logit[nt + k] = samp[k] + b_samp[k]
     if hitpos != NULL:
@@ -119,16 +124,24 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
                       const real[::1] log_sec,       # IN [S] log of the sampled expected counts
                       const int64_t[::1] hitpos,     # IN [B * nt] from k_hits, or None
                       const real[::1] lab,           # IN [nt + S] 1/nt then zeros
+                      const real[::1] true_dot,      # IN [B * nt] x . w_true, or None (rowdot)
                       bint nce,                      # sigmoid xent (NCE) or softmax xent
                       real[:, ::1] logits_out,       # OUT [B, nt + S]
                       real[::1] loss_out,            # OUT [B]
                       real[:, ::1] g_out,            # OUT [B, nt + S] dloss/dlogits, or None
+                      real[:, ::1] bounds_out,       # OUT [B, 2] max |x_i|, max |w_true_i|, or None
                       real[:, ::1] scratch,          # [n_threads, 2 * (nt + S) + 2]
                       int n_threads):
+    """The logits, losses and G of every example; with bounds_out, also each
+    row's max |x| and max |w| over its true weight rows (NaN where one is not
+    finite), from which the caller decides whether the products need TF's
+    order of additions (and then runs this again with true_dot)."""
     cdef Py_ssize_t n_rows = x.shape[0], d = x.shape[1], nt = log_tec.shape[1]
-    cdef Py_ssize_t s = samp.shape[1], n = nt + s, i
+    cdef Py_ssize_t s = samp.shape[1], n = nt + s, i, t
     cdef bint grad = g_out is not None, hits = hitpos is not None
+    cdef bint given = true_dot is not None, bounded = bounds_out is not None
     cdef real *tmp
+    cdef real wm, v
     cdef const real *tab
     cdef const real *samp0
     if n_rows == 0:
@@ -145,9 +158,18 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
             &x[i, 0], tab, d, &rows_true[i * nt], &b_true[i * nt], &log_tec[i, 0],
             samp0 + i * s, &b_samp[0] if s > 0 else NULL,
             &log_sec[0] if s > 0 else NULL,
-            &hitpos[i * nt] if hits else NULL, &lab[0], nt, s, nce,
+            &hitpos[i * nt] if hits else NULL, &lab[0],
+            &true_dot[i * nt] if given else NULL, nt, s, nce,
             &logits_out[i, 0], &g_out[i, 0] if grad else (tmp + n + 1 if nce else NULL),
             tmp)
+        if bounded:
+            wm = 0
+            for t in range(nt):
+                v = absmax(tab + rows_true[i * nt + t] * d, d)
+                if v > wm or v != v:
+                    wm = v
+            bounds_out[i, 0] = absmax(&x[i, 0], d)
+            bounds_out[i, 1] = wm
 
 
 def k_sampled_dx(const real[:, ::1] g,            # IN [B, nt + S] dloss/dlogits (scaled by dy)

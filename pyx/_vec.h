@@ -380,6 +380,20 @@ static inline T cyl_rowmax_##S(const T *x, ptrdiff_t n)                       \
     return m;                                                                 \
 }                                                                             \
                                                                               \
+/* Largest |x[k]|; NaN when an element is NaN or infinite (a bound that     \
+ * says "not finite", for the callers' may-overflow checks). */             \
+static inline T cyl_absmax_##S(const T *x, ptrdiff_t n)                       \
+{                                                                             \
+    T m = 0, z = 0;                                                           \
+    _Pragma("omp simd reduction(max:m) reduction(+:z)")                       \
+    for (ptrdiff_t k = 0; k < n; k++) {                                       \
+        T a = x[k] < 0 ? -x[k] : x[k];                                        \
+        m = a > m ? a : m;                                                    \
+        z += x[k] * (T)0;                                                     \
+    }                                                                         \
+    return m + z;                                                             \
+}                                                                             \
+                                                                              \
 /* Pairwise combination of chunk sums: push the chunk sums in order; equal   \
  * levels merge (a binary counter), cyl_cascade_done adds what is left. */   \
 typedef struct { T s[64]; int lv[64]; int top; } cyl_cascade_##S;             \

@@ -135,3 +135,28 @@ def test_dice_tversky_read_denormal_inputs_as_zero():
     _check(value, [[1.0], [1.0]], np.float64, "tversky value")
     _check(g["y_true"], np.zeros((2, 2, 1)), np.float64, "tversky d/dy_true")
     _check(g["y_pred"], [[[-25500000.0]]], np.float64, "tversky d/dy_pred")
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_categorical_hinge_broadcast_gradient_sums_each_product_apart(dt):
+    # a broadcast input's gradient is TF's two Mul gradients, each summed over
+    # the broadcast axes, then added: y_pred [1,1,1] against y_true (max, 0.5)
+    # rows with upstreams -2 and 0.75 gives +inf + (finite) in each sum (inf),
+    # not +inf per element in one row and -inf in the other (NaN). Likewise a
+    # broadcast y_true. TF 2.21 (tf.keras.losses.categorical_hinge,
+    # GradientTape of sum(values * dv)); the same numbers in both dtypes
+    m = np.finfo(dt).max
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(ck.categorical_hinge, np.array([[[m, 0.5], [m, 0.5]]], dt),
+                                     np.array([[[-2.0]]], dt))
+        g = backward(np.array([[-2.0, 0.75]], dt))
+    _check(value, [[inf, inf]], dt, "categorical_hinge value")
+    _check(g["y_true"], [[[-8.0, -4.0], [3.0, 1.5]]], dt, "categorical_hinge d/dy_true")
+    _check(g["y_pred"], [[[inf]]], dt, "categorical_hinge d/dy_pred (broadcast)")
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(ck.categorical_hinge, np.array([[[0.0, 0.5]]], dt),
+                                     np.array([[[-m, -0.9 * m], [-m, 0.9 * m]]], dt))
+        g = backward(np.array([[1.0, 1.0]], dt))
+    _check(value, [[1.0, 1.0]], dt, "categorical_hinge value")
+    _check(g["y_true"], [[[inf, 0.0]]], dt, "categorical_hinge d/dy_true (broadcast)")
+    _check(g["y_pred"], [[[0.0, 0.0], [0.0, 0.0]]], dt, "categorical_hinge d/dy_pred")

@@ -89,6 +89,15 @@ CASES = {
         cyloss.legacy_seq2seq.sequence_loss_by_example, {
             "logits": X2, "targets": [[0, 1], [2, 0]], "weights": [[nan, 1.0], [0.0, 0.5]]},
         {}, [1.0, 2.0], ("logits", "weights")),
+    # x - max = -87.2 (float32) / -708.2 (float64): e / sum is denormal
+    "seq2seq.sequence_loss/denormal-prob-inf-weight": (
+        cyloss.seq2seq.sequence_loss, {
+            "logits": [[[1.0, 0.0, -86.2, -707.2], [0.5, -1.0, 2.0, 0.0]]], "targets": [[0, 2]],
+            "weights": [[-inf, 1.0]]}, NO_AVG, [[1.0, 0.5]], ("logits", "weights")),
+    "nn.weighted_cross_entropy_with_logits/flushed-dq": (
+        cyloss.nn.weighted_cross_entropy_with_logits, {
+            "labels": [0.93669486, 0.5], "logits": [85.75, 700.0], "pos_weight": "M"}, {},
+        [-0.0774, 1e-5], ("labels", "logits", "pos_weight")),
 }
 
 # (name, dtype) -> (value, {argument: gradient}) from TF 2.21
@@ -113,6 +122,13 @@ TF = {
  ('seq2seq.sequence_loss/nan-weight-zero-row', 'float64'): ([nan, 1.5251302622476353], {'logits': [[[nan, nan, nan], [nan, nan, nan]], [[0.022934102999540427, -0.7824072890965227, 0.7594731860969823], [0.0, -0.0, 0.0]]], 'weights': [[nan, nan], [0.0, -1.3552842426913498]]}),
  ('legacy_seq2seq.sequence_loss_by_example/nan-weight', 'float32'): ([nan, 2.0328612327575684], {'logits': [[[nan, nan, nan], [0.8380422592163086, -1.0250349044799805, 0.18699251115322113]], [[nan, nan, nan], [-0.6386599540710449, 0.5625298023223877, 0.07613013684749603]]], 'weights': [[nan, -0.7579898834228516], [nan, 1.5159797668457031]]}),
  ('legacy_seq2seq.sequence_loss_by_example/nan-weight', 'float64'): ([nan, 2.032861195922703], {'logits': [[[nan, nan, nan], [0.8380422922817912, -1.0250348031697847, 0.1869925108879933]], [[nan, nan, nan], [-0.6386599559101969, 0.5625298229871847, 0.07613013292301225]]], 'weights': [[nan, -0.757989882419172], [nan, 1.5159797648437667]]}),
+ # dq = g c is denormal (float32: exp(-85.75) times -0.0774; float64: exp(-700) times 1e-5):
+ # TF flushes it, so s dq adds 0 to d/dlabels (not a normal number from s = max)
+ ('nn.weighted_cross_entropy_with_logits/flushed-dq', 'float32'): ([23.738306045532227, 350.0], {'labels': [6.637049674987793, -0.00699999975040555], 'logits': [1.4122856855392456, 4.999999873689376e-06], 'pos_weight': 0.0}),
+ ('nn.weighted_cross_entropy_with_logits/flushed-dq', 'float64'): ([9.673015280062664e+270, 9212.336417339971], {'labels': [-7.992905850650768e+269, -0.007], 'logits': [7.486913826768503e+269, -0.08861836417339972], 'pos_weight': -4.164734059209677e-39}),
+ # a softmax probability below the smallest normal is 0 in TF's kernel: 0 * -inf = NaN
+ ('seq2seq.sequence_loss/denormal-prob-inf-weight', 'float32'): ([[-inf, 0.342349648475647]], {'logits': [[[inf, -inf, nan, nan], [0.07922235131263733, 0.01767689734697342, -0.14495006203651428, 0.048050783574581146]]], 'weights': [[0.31326165795326233, 0.1711748242378235]]}),
+ ('seq2seq.sequence_loss/denormal-prob-inf-weight', 'float64'): ([[-inf, 0.34234958238982216]], {'logits': [[[inf, -inf, -inf, nan], [0.07922235475748986, 0.017676896704374435, -0.1449500385569129, 0.048050787095048605]]], 'weights': [[0.31326168751822286, 0.17117479119491108]]}),
 }
 
 

@@ -124,6 +124,23 @@ CASES = {
     "losses.huber_loss/0.3max-dy4": (v1.huber_loss, {
         "labels": [0.0] * 6, "predictions": HP, "weights": [0.3 * M32] * 6},
         {"delta": 2.0, "reduction": "weighted_sum"}, 4.0),
+    # an upstream dy w / D near the max: TF multiplies dy into the upstream
+    # BEFORE the local derivative (so (dy w) min(|e|, delta) stays finite for
+    # |dy| < 1 where w min(|e|, delta) alone overflows), op by op as above
+    "losses.huber_loss/max-weights-dy": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": ["-M"] * 6},
+        {"delta": 2.0, "reduction": "weighted_sum"}, 0.5),
+    "losses.huber_loss/max-weight-sbnz": (v1.huber_loss, {
+        "labels": -0.157032, "predictions": 1.1264007, "weights": "-M"},
+        {"delta": 2.0, "reduction": "weighted_sum_by_nonzero_weights"}, -0.46150294),
+    "losses.huber_loss/max-weights-none": (v1.huber_loss, {
+        "labels": [0.0] * 6, "predictions": HP, "weights": ["M"] * 6},
+        {"delta": 2.0, "reduction": "none"}, [0.5, 0.5, -0.25, 0.5, 0.75, 0.5]),
+    # label_smoothing = 1: labels * (1 - 1) is exactly 0, so labels of +-max do
+    # not reach the loss (logits near 1e29: the value is about 0.5 |x| w / n)
+    "contrib.losses.sigmoid_cross_entropy/ls1-huge-labels": (cl.sigmoid_cross_entropy, {
+        "multi_class_labels": [["M", "-M"], [0.25, "M"]], "logits": [[1e29, -3.0], [0.5, -2e28]],
+        "weights": [[1.5], [0.0]]}, {"label_smoothing": 1.0}, 0.5),
     "nn.log_poisson_loss": (cyloss.nn.log_poisson_loss, {
         "targets": ["D", "D", "D", 2.0], "log_input": [-inf, 1.0, 0.0, 0.5]}, {},
         [1.0, 0.5, 2.0, 1.0]),
@@ -178,6 +195,11 @@ TF = {
    ('losses.huber_loss/0.3max', 'float32'): (inf, {'labels': [-5.104234692517693e+37, -2.041694079831173e+38, -2.041694079831173e+38, -0.0, -1.0208470399155866e+38, 2.041694079831173e+38], 'predictions': [5.104234692517693e+37, 2.041694079831173e+38, 2.041694079831173e+38, 0.0, 1.0208470399155866e+38, -2.041694079831173e+38], 'weights': [0.125, 4.0, 2.0, 0.0, 0.5, 2.0]}),
    ('losses.huber_loss/0.3max-delta4', 'float32'): (inf, {'labels': [nan, nan, nan, nan, nan, nan], 'predictions': [nan, nan, nan, nan, nan, nan], 'weights': [0.125, 4.5, 2.0, 0.0, 0.5, 2.0]}),
    ('losses.huber_loss/0.3max-dy4', 'float32'): (inf, {'labels': [nan, -inf, nan, nan, nan, nan], 'predictions': [nan, inf, nan, nan, nan, nan], 'weights': [0.5, 16.0, 8.0, 0.0, 2.0, 8.0]}),
+   ('losses.huber_loss/max-weights-dy', 'float32'): (-inf, {'labels': [8.507059173023462e+37, 3.4028234663852886e+38, 3.4028234663852886e+38, -0.0, 1.7014117331926443e+38, -3.4028234663852886e+38], 'predictions': [-8.507059173023462e+37, -3.4028234663852886e+38, -3.4028234663852886e+38, 0.0, -1.7014117331926443e+38, 3.4028234663852886e+38], 'weights': [0.0625, 2.0, 1.0, 0.0, 0.25, 1.0]}),
+   ('losses.huber_loss/max-weight-sbnz', 'float32'): (-2.8025645400447372e+38, {'labels': -2.0155194274135646e+38, 'predictions': 2.0155194274135646e+38, 'weights': -0.38009369373321533}),
+   ('losses.huber_loss/max-weights-none', 'float32'): ([4.2535293329816107e+37, inf, inf, 0.0, 1.7014117331926443e+38, inf], {'labels': [-8.507059173023462e+37, -3.4028234663852886e+38, 1.7014117331926443e+38, -0.0, nan, 3.4028234663852886e+38], 'predictions': [8.507059173023462e+37, 3.4028234663852886e+38, -1.7014117331926443e+38, 0.0, nan, -3.4028234663852886e+38], 'weights': [0.0625, 2.0, -0.5, 0.0, 0.375, 1.0]}),
+   ('contrib.losses.sigmoid_cross_entropy/ls1-huge-labels', 'float32'): (3.7500000564279983e+28, {'multi_class_labels': [[-0.0, 0.0], [-0.0, 0.0]], 'logits': [[0.1875, -0.1697153002023697], [0.0, 0.0]], 'weights': [[1.2500000188093328e+28], [2.4999998605299224e+27]]}),
+   ('contrib.losses.sigmoid_cross_entropy/ls1-huge-labels', 'float64'): (3.7500000564279983e+28, {'multi_class_labels': [[-0.0, 0.0], [-0.0, 0.0]], 'logits': [[0.1875, -0.16971529755841244], [0.0, 0.0]], 'weights': [[1.2500000188093328e+28], [2.4999998605299224e+27]]}),
    ('nn.log_poisson_loss', 'float32'): ([nan, 2.7182817459106445, 1.0, 0.6487212181091309], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),
    ('nn.log_poisson_loss', 'float64'): ([nan, 2.7182818284590455, 1.0, 0.6487212707001282], {'targets': [inf, -0.5, -0.0, -0.5], 'log_input': [0.0, 1.3591409142295228, 2.0, -0.3512787292998718]}),
    ('nn.log_poisson_loss/full', 'float32'): ([nan, 2.7182817459106445, 1.0, 1.3005276918411255], {'targets': [nan, nan, nan, 0.4431471824645996], 'log_input': [0.0, 1.3591408729553223, 2.0, -0.35127878189086914]}),

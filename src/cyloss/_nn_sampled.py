@@ -58,6 +58,7 @@ import numpy as np
 
 from . import _checks as ck
 from . import _kernels
+from . import _matmul as mm
 from ._autodiff import differentiable
 from ._errors import InvalidArgumentError
 
@@ -448,17 +449,40 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
         w_s = table[n_true:]
     b_all = b.gather(all_ids, dt)
     b_true, b_samp = b_all[:n_true], np.ascontiguousarray(b_all[n_true:])
-    samp = np.matmul(x, w_s.T) if S else np.empty((batch, 0), dt)
-    samp = np.ascontiguousarray(samp)
+    samp = np.ascontiguousarray(np.matmul(x, w_s.T)) if S else np.empty((batch, 0), dt)
     lab_row = np.concatenate([np.ones(nt, dt) / dt.type(nt), np.zeros(S, dt)])
     n_cols = nt + S
     nthreads = _ONE_THREAD
     logits = np.empty((batch, n_cols), dt)
     loss = np.empty(batch, dt)
     g = np.empty((batch, n_cols), dt) if ctx.grad else None
-    _kernels.K.sampled.k_sampled_forward(
-        x, table, rows_true, b_true, log_tec, samp, b_samp, log_sec, hitpos, lab_row, nce,
-        logits, loss, g, np.empty((nthreads, 2 * n_cols + 2), dt), nthreads)
+    bounds = np.empty((batch, 2), dt)
+    scratch = np.empty((nthreads, 2 * n_cols + 2), dt)
+
+    def forward(samp, true_dot, bounds_out):
+        _kernels.K.sampled.k_sampled_forward(
+            x, table, rows_true, b_true, log_tec, samp, b_samp, log_sec, hitpos, lab_row,
+            true_dot, nce, logits, loss, g, bounds_out, scratch, nthreads)
+    forward(samp, None, bounds)
+    # Where terms near +-max may meet, the order of additions decides between
+    # inf, -inf and NaN: then the products are formed again in TF's order
+    # (TF: inputs @ W_s^T, and each true logit as matmul(x * w_true, ones))
+    x_max = float(np.max(bounds[:, 0])) if batch else 0.0
+    ws_max = float(np.max(np.abs(w_s))) if w_s.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        redo_samp = S > 0 and mm.may_overflow(x_max * ws_max * dim)
+        redo_true = batch > 0 and mm.may_overflow(
+            float(np.max(bounds[:, 0] * bounds[:, 1])) * dim)
+        if redo_samp:
+            samp = ck.flush_denormals(mm.tf_matmul(ck.flush_denormals(x), ck.flush_denormals(w_s),
+                                                   transpose_b=True))
+        true_dot = None
+        if redo_true:
+            w_true = table[rows_true].reshape(batch, nt, dim)
+            dots = ck.flush_denormals(x[:, None, :] * w_true).reshape(-1, dim)
+            true_dot = ck.flush_denormals(mm.tf_matmul(dots, np.ones((dim, 1), dt))).reshape(-1)
+    if redo_samp or redo_true:
+        forward(np.ascontiguousarray(samp), true_dot, None)
     if not ctx.grad:
         return loss, None
 
@@ -467,15 +491,19 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
             _kernels.K.reduce.k_scale_rows(g, dy.reshape(-1), _ONE_THREAD)
         g_s = np.ascontiguousarray(g[:, nt:])     # (BLAS needs it contiguous: a strided
         out = {}                                   #  operand sends NumPy to its slow loop)
+        g_max = float(np.max(np.abs(g_s))) if g_s.size else 0.0
         if ctx.wants("inputs"):
-            dx = np.ascontiguousarray(np.matmul(g_s, w_s)) if S else np.zeros_like(x)
+            dx = (np.ascontiguousarray(mm.matmul(g_s, w_s, bounds=(g_max, ws_max))) if S
+                  else np.zeros_like(x))
             _kernels.K.sampled.k_sampled_dx(
                 g, table, rows_true, dx,
                 np.empty((_ONE_THREAD, (nt + 1) * dim if nt > 1 else 0), dt), _ONE_THREAD)
             out["inputs"] = dx
         want_w, want_b = ctx.wants("weights"), ctx.wants("biases")
         if want_w or want_b:
-            dws = np.ascontiguousarray(np.matmul(g_s.T, x)) if S else np.empty((0, dim), dt)
+            dws = (np.ascontiguousarray(mm.matmul(g_s, x, transpose_a=True,
+                                                  bounds=(g_max, x_max))) if S
+                   else np.empty((0, dim), dt))
             nthr = _ONE_THREAD
             dw = _sparse_zeros((W.n, dim), dt)
             db = np.zeros(b.n, dt)

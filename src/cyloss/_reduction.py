@@ -109,7 +109,7 @@ def denominator(w, shape, reduction):
 # TF's order (pyx/_pointwise.pyx v1_chain): their gradients are computed in
 # backward, by a second pass with dy known, so that the same products
 # overflow or become NaN as in TF
-_CHAINED = frozenset(("hinge", "log_loss", "sigmoid", "squared_difference"))
+_CHAINED = frozenset(("hinge", "huber", "log_loss", "sigmoid", "squared_difference"))
 
 
 def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "predictions"),
@@ -217,14 +217,6 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
                 run(wflat, n_rows, factor(dy), None, None, ga, gb)
         return ga, gb
 
-    def upstream(dy):
-        # TF's upstream of each loss element, in the data's dtype: dy w (NONE)
-        # or (dy / D) w, 0 w where D == 0 (div_no_nan); of the weights' shape
-        with np.errstate(all="ignore"):
-            if none:
-                return w if dy is None else w * np.asarray(dy, dtype)
-            return w * factor(dy)
-
     def backward(dy):
         out = {}
         ones = dy is None or bool(np.all(np.asarray(dy) == 1))
@@ -242,8 +234,6 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
             ga, gb = (None if g is None else
                       (g.reshape(shape) * dy).astype(dtype, copy=False).reshape(-1)
                       for g in (ga, gb))
-        if kind == "huber" and (want_a or want_b) and _huber_maybe_wild(p1, w, dy, fq, s):
-            ga, gb = _huber_upstream(a, b, p1, upstream(dy), ga, gb)
         for name, g in ((names[0], ga), (names[1], gb)):
             if name is not None and ctx.wants(name):
                 out[name] = g.reshape(shape)
@@ -252,69 +242,6 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
                 out["weights"] = _weights_grad(raw, s, d, dy, shape, w, reduction, inner, fq)
         return out
     return value, backward
-
-
-def _huber_tf(e, delta, u):
-    """d huber / d e for the upstream u, op by op as TF differentiates
-    q = minimum(|e|, delta); 0.5 * (q * q) + delta * (|e| - q): the upstream of
-    |e| is delta u (through |e| - q) plus, where |e| <= delta (Minimum's
-    gradient), q's: 0.5 u q twice (Square as q * q) minus delta u. Where delta u
-    overflows (or u is inf / NaN) that is inf - inf = NaN in the quadratic
-    zone and +-inf beyond it, where the kernel's sign(e) q u is +-inf."""
-    t = e.dtype.type
-    with np.errstate(all="ignore"):
-        ae = np.abs(e)
-        q = np.minimum(ae, t(delta))
-        h = t(0.5) * u
-        du = t(delta) * u
-        dq = (h * q + q * h) - du
-        return (du + np.where(ae <= t(delta), dq, t(0))) * np.sign(e)
-
-
-def _huber_wild(delta, u):
-    """Where the kernel's gradient of huber (sign(e) min(|e|, delta) u) is not
-    TF's: an upstream u whose product with delta is inf or NaN."""
-    with np.errstate(all="ignore"):
-        return ~np.isfinite(u.dtype.type(delta) * u)
-
-
-def _huber_maybe_wild(delta, w, dy, fq, s):
-    """Whether some upstream of huber may be wild (then _huber_upstream looks
-    element by element). Reduced (fq = dy / D, s = sum(L w)): with
-    |delta fq| <= 1 only an inf / NaN weight can be, and that makes s inf /
-    NaN, so a finite s answers at no cost; otherwise the largest |weight|
-    times |fq| (NONE: times the largest |dy|), two passes over the weights."""
-    if not w.size or (dy is not None and not np.size(dy)):     # nothing to differentiate
-        return False
-    if fq is not None and abs(float(delta) * float(fq)) <= 1 and np.isfinite(s):
-        return False
-    t = w.dtype.type
-    with np.errstate(all="ignore"):
-        m = max(abs(w.min()), abs(w.max()))           # NaN if any weight is NaN
-        f = abs(t(1) if fq is None and dy is None else
-                t(np.max(np.abs(dy))) if fq is None else fq)
-        return bool(np.any(_huber_wild(delta, np.asarray(m * f, w.dtype))))
-
-
-def _huber_upstream(a, b, delta, u, ga, gb):
-    """ga, gb (dL/da, dL/db = -dL/da, flat) with TF's values where huber's
-    upstream u (broadcastable to a's shape) is wild; new arrays only where
-    something changes (the kernel's arrays are not written)."""
-    wild = _huber_wild(delta, u)
-    if not wild.any():
-        return ga, gb
-    shape = b.shape
-    at = np.flatnonzero(np.broadcast_to(wild, shape))
-    ub = np.broadcast_to(u, shape).reshape(-1)[at]
-    with np.errstate(all="ignore"):
-        g = _huber_tf(b.reshape(-1)[at] - a.reshape(-1)[at], delta, ub)
-    out = []
-    for arr, sign in ((ga, -1), (gb, 1)):
-        if arr is not None:
-            arr = arr.copy()
-            arr[at] = g if sign > 0 else -g
-        out.append(arr)
-    return tuple(out)
 
 
 def _lead_sums(L, w, lead):

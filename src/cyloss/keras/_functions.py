@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _checks as ck
 from .. import _kernels
+from .. import _matmul as mm
 from .. import nn
 from .. import _nn_ctc
 from .._autodiff import differentiable
@@ -661,7 +662,9 @@ def _categorical_hinge(ctx, y_true, y_pred):
         # TF's chain op by op: maximum's select (ties to `arg`), reduce_max's
         # even split of its gradient gu among ties, then the products
         # (1 - t) p and t p each apart, so terms overflow or give NaN (0 * inf)
-        # where TF's do
+        # where TF's do; each product's gradient is summed over the broadcast
+        # axes on its own before the two are added (+inf from one and -inf
+        # from the other stays a sum of two infinities, not a NaN per element)
         dv = np.ones(values.shape, dt) if dvalues is None else dvalues
         g = np.where(arg >= 0, dv, dt.type(0)).astype(dt)[..., None]
         ind = (negs == neg[..., None]).astype(dt)
@@ -669,9 +672,11 @@ def _categorical_hinge(ctx, y_true, y_pred):
             gu = (ind / np.sum(ind, axis=-1, keepdims=True, dtype=dt)) * g
             out = {}
             if ctx.wants("y_pred"):
-                out["y_pred"] = ck.reduce_to(gu * (dt.type(1) - t) + (-g) * t, y_pred.shape)
+                out["y_pred"] = (ck.reduce_to(gu * (dt.type(1) - t), y_pred.shape) +
+                                 ck.reduce_to((-g) * t, y_pred.shape))
             if ctx.wants("y_true"):
-                out["y_true"] = ck.reduce_to(-(gu * p) + (-g) * p, y_true.shape)
+                out["y_true"] = (-ck.reduce_to(gu * p, y_true.shape) +
+                                 ck.reduce_to((-g) * p, y_true.shape))
         return out
     return values, None, backward
 
@@ -874,9 +879,10 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
             gdist = gpwa - gpd - gnwa - gnd
             gdist0 = np.where(dist0 >= 0, gdist, zero).astype(dt)   # max ties to dist0
             if y_pred.ndim == 2 and ref_e.ndim == 2:
-                gq, mq = _mm_operand(gdist0)
-                gp_e = -_mm((gq, mq), ref_e)
-                g_ref = -_mm((gq.T, mq), y_pred)
+                # MatMul's gradients as TF forms them: g @ (ref^T)^T and
+                # (y_pred^T @ g)^T, with the transposes as operand flags
+                gp_e = -mm.matmul(gdist0, ref_e.T, transpose_b=True)
+                g_ref = -mm.matmul(y_pred, gdist0, transpose_a=True).T
             else:           # vectors or batches (matmul's promotions, as TF's)
                 gp_e, g_ref = _matmul_grads(y_pred, ref_e.T, -gdist0)
                 gp_e, g_ref = fz(gp_e), fz(g_ref.T)
@@ -886,53 +892,35 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
     return values, mask, backward
 
 
-def _mm_operand(x):
-    """(x with denormals as zeros -- TF's kernels flush them --, max |x|:
-    NaN or inf when an entry is not finite), from one |x| pass."""
-    x = np.asarray(x)
-    if x.size == 0 or x.dtype.kind != "f":
-        return x, 0.0
-    m = np.abs(x)
-    tiny = np.finfo(x.dtype).tiny
-    if float(np.min(m, where=m > 0, initial=np.inf)) < tiny:
-        x = np.where(m < tiny, x * x.dtype.type(0), x)
-    return x, float(np.max(m))
-
-
 def _mm(a, b):
-    """a @ b (matmul's rules); `a`, `b` arrays or _mm_operand pairs. Where an
-    entry is not finite or a term may leave float32's range, the products are
-    summed one k after the other as TF's CPU kernels do for moderate sizes
-    instead of by BLAS: float32 with fused multiply-adds (an exact product,
-    one rounding per step: inf + (-max * max) stays inf), float64 unfused
-    (two opposite rounded products cancel exactly). OpenBLAS' blocked kernels
-    differ there: an inf - inf (NaN in TF) can come out inf, a fused
-    product's rounding residue can decide the sign of an overflow. Denormal
-    inputs and results are zeros (TF's kernels flush them)."""
-    (a, ma), (b, mb) = (x if isinstance(x, tuple) else _mm_operand(x) for x in (a, b))
-    with np.errstate(over="ignore", invalid="ignore"):
-        k = a.shape[-1] if a.ndim else 1
-        bound = ma * mb * k
-        if a.ndim == 0 or b.ndim == 0 or bound < float(np.finfo(np.float32).max) / 4 \
-                or a.size == 0 or b.size == 0:
-            return ck.flush_denormals(a @ b)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        if a2.shape[-1] != b2.shape[-2]:
+    """a @ b under matmul's rules (1-D operands promoted, batch axes
+    broadcast), in TF's order of additions where terms may leave float32's
+    range (_matmul: 2-D products as TF's MatMul; each matrix of a batch
+    likewise). Denormal inputs and results are zeros (TF's kernels flush
+    them)."""
+    dt = np.result_type(a, b)
+    a, b = np.asarray(a, dt), np.asarray(b, dt)
+    if a.ndim == 2 and b.ndim == 2:
+        if a.shape[1] != b.shape[0]:
             raise ValueError("matmul: mismatch in its core dimension")
-        dt = np.result_type(a, b)
-        f32 = dt == np.float32
-        wide = np.float64 if f32 else dt
-        r = np.zeros(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-                     + (a2.shape[-2], b2.shape[-1]), dt)
-        for i in range(a2.shape[-1]):
-            term = a2[..., :, i, None].astype(wide) * b2[..., None, i, :].astype(wide)
-            r = (term + r).astype(dt) if f32 else r + term  # (float32: exact product)
+        return mm.matmul(a, b)
+    if a.ndim == 0 or b.ndim == 0 or a.size == 0 or b.size == 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return ck.flush_denormals(a @ b)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError("matmul: mismatch in its core dimension")
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape((-1,) + a2.shape[-2:])
+    b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape((-1,) + b2.shape[-2:])
+    r = np.stack([mm.matmul(x, y) for x, y in zip(a3, b3)]).reshape(
+        batch + (a2.shape[-2], b2.shape[-1]))
     if a.ndim == 1:
         r = r[..., 0, :]
     if b.ndim == 1:
         r = r[..., 0]
-    return ck.flush_denormals(r)
+    return r
 
 
 def _matmul_grads(a, b, g):
