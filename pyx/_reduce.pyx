@@ -4,7 +4,7 @@ partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
 from _types cimport real, label_t
-from _math cimport rowsum, rowhalfsumsq, tfsum, tfsum_cols
+from _math cimport rowsum, rowhalfsumsq, tfsum, tfsum_cols, daz_, fabs_
 
 cdef Py_ssize_t BLOCK = 4096
 
@@ -62,12 +62,22 @@ def k_tfsum_cols(const real[:, :, ::1] x,   # IN [A, R, B], R >= 1
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)
                  const real[::1] dy,      # IN, one factor per row
                  int n_threads):
-    """g[i, :] *= dy[i]"""
+    """g[i, :] *= dy[i], with g's denormals read as 0 where |dy[i]| > 1 (or
+    is NaN): g comes from TF kernels, which flush denormal results, so TF's
+    denormal probability times an infinite dy is 0 * inf = NaN, and times a
+    huge one 0 (no normal number). Where |dy| <= 1 the product of a denormal
+    stays below the smallest normal and the plain loop gives the same."""
     cdef Py_ssize_t n_rows = g.shape[0], n_cols = g.shape[1], i, k
+    cdef real d
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        for k in range(n_cols):
-            g[i, k] = g[i, k] * dy[i]
+        d = dy[i]
+        if fabs_(d) <= 1:
+            for k in range(n_cols):
+                g[i, k] = g[i, k] * d
+        else:
+            for k in range(n_cols):
+                g[i, k] = daz_(g[i, k]) * d
 
 
 def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)

@@ -98,6 +98,29 @@ CASES = {
         cyloss.nn.weighted_cross_entropy_with_logits, {
             "labels": [0.93669486, 0.5], "logits": [85.75, 700.0], "pos_weight": "M"}, {},
         [-0.0774, 1e-5], ("labels", "logits", "pos_weight")),
+    # a softmax probability below the smallest normal (logits far below the
+    # row's maximum: float32 / float64 rows) is 0 in TF's kernel, so an
+    # infinite upstream gives 0 * inf = NaN there and a huge one 0
+    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32": (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
+            "labels": [0, 1], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {}, [inf, -inf], ("logits",)),
+    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-32": (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
+            "labels": [0, 1], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {}, [3e38, -2e38], ("logits",)),
+    "nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32": (
+        cyloss.nn.softmax_cross_entropy_with_logits, {
+            "labels": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {},
+        [inf, -inf], ("labels", "logits")),
+    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64": (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
+            "labels": [0, 1], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {}, [inf, -inf], ("logits",)),
+    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-64": (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
+            "labels": [0, 1], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {}, [1e308, -1.5e308], ("logits",)),
+    "nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64": (
+        cyloss.nn.softmax_cross_entropy_with_logits, {
+            "labels": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {},
+        [inf, -inf], ("labels", "logits")),
 }
 
 # (name, dtype) -> (value, {argument: gradient}) from TF 2.21
@@ -129,6 +152,13 @@ TF = {
  # a softmax probability below the smallest normal is 0 in TF's kernel: 0 * -inf = NaN
  ('seq2seq.sequence_loss/denormal-prob-inf-weight', 'float32'): ([[-inf, 0.342349648475647]], {'logits': [[[inf, -inf, nan, nan], [0.07922235131263733, 0.01767689734697342, -0.14495006203651428, 0.048050783574581146]]], 'weights': [[0.31326165795326233, 0.1711748242378235]]}),
  ('seq2seq.sequence_loss/denormal-prob-inf-weight', 'float64'): ([[-inf, 0.34234958238982216]], {'logits': [[[inf, -inf, -inf, nan], [0.07922235475748986, 0.017676896704374435, -0.1449500385569129, 0.048050787095048605]]], 'weights': [[0.31326168751822286, 0.17117479119491108]]}),
+ # TF 2.21: the denormal probability is flushed before the upstream multiplies it
+ ('nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32', 'float32'): ([0.31326165795326233, 0.4643687903881073], {'logits': [[-inf, inf, nan, nan], [-inf, inf, nan, -inf]]}),
+ ('nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-32', 'float32'): ([0.31326165795326233, 0.4643687903881073], {'logits': [[-8.068242142405096e+37, 8.068243156525577e+37, 0.0, 0.0], [-2.8048873830045954e+37, 7.429366015239432e+37, -0.0, -4.624477618114357e+37]]}),
+ ('nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32', 'float32'): ([0.31326165795326233, 0.4643687903881073], {'logits': [[-inf, inf, nan, nan], [-inf, inf, nan, -inf]]}),
+ ('nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64', 'float64'): ([0.31326168751822286, 0.4643687841079449], {'logits': [[-inf, inf, nan, nan], [-inf, inf, nan, -inf]]}),
+ ('nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-64', 'float64'): ([0.31326168751822286, 0.4643687841079449], {'logits': [[-2.689414213699951e+307, 2.689414213699951e+307, 0.0, 0.0], [-2.1036657474913272e+307, 5.572024211823563e+307, -0.0, -3.4683584643322356e+307]]}),
+ ('nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64', 'float64'): ([0.31326168751822286, 0.4643687841079449], {'logits': [[-inf, inf, nan, nan], [-inf, inf, nan, -inf]]}),
 }
 
 
