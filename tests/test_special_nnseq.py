@@ -98,30 +98,25 @@ CASES = {
         cyloss.nn.weighted_cross_entropy_with_logits, {
             "labels": [0.93669486, 0.5], "logits": [85.75, 700.0], "pos_weight": "M"}, {},
         [-0.0774, 1e-5], ("labels", "logits", "pos_weight")),
-    # a softmax probability below the smallest normal (logits far below the
-    # row's maximum: float32 / float64 rows) is 0 in TF's kernel, so an
-    # infinite upstream gives 0 * inf = NaN there and a huge one 0
-    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32": (
-        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
-            "labels": [0, 1], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {}, [inf, -inf], ("logits",)),
-    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-32": (
-        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
-            "labels": [0, 1], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {}, [3e38, -2e38], ("logits",)),
-    "nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-32": (
-        cyloss.nn.softmax_cross_entropy_with_logits, {
-            "labels": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], "logits": [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]]}, {},
-        [inf, -inf], ("labels", "logits")),
-    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64": (
-        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
-            "labels": [0, 1], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {}, [inf, -inf], ("logits",)),
-    "nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-64": (
-        cyloss.nn.sparse_softmax_cross_entropy_with_logits, {
-            "labels": [0, 1], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {}, [1e308, -1.5e308], ("logits",)),
-    "nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-64": (
-        cyloss.nn.softmax_cross_entropy_with_logits, {
-            "labels": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], "logits": [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]]}, {},
-        [inf, -inf], ("labels", "logits")),
+
 }
+
+# a softmax probability below the smallest normal (logits far below the row's
+# maximum: float32 / float64 rows) is 0 in TF's kernel, so an infinite
+# upstream gives 0 * inf = NaN there and a huge one 0
+_ONEHOT = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
+for _bits, _logits, _huge in (("32", [[1.0, 0.0, -86.2, -90.0], [0.5, 2.0, -88.0, 1.0]],
+                               [3e38, -2e38]),
+                              ("64", [[1.0, 0.0, -720.0, -750.0], [0.5, 2.0, -740.0, 1.0]],
+                               [1e308, -1.5e308])):
+    _sparse = {"labels": [0, 1], "logits": _logits}
+    CASES[f"nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-inf-dy-{_bits}"] = (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, _sparse, {}, [inf, -inf], ("logits",))
+    CASES[f"nn.sparse_softmax_cross_entropy_with_logits/denormal-prob-huge-dy-{_bits}"] = (
+        cyloss.nn.sparse_softmax_cross_entropy_with_logits, _sparse, {}, _huge, ("logits",))
+    CASES[f"nn.softmax_cross_entropy_with_logits/denormal-prob-inf-dy-{_bits}"] = (
+        cyloss.nn.softmax_cross_entropy_with_logits, {"labels": _ONEHOT, "logits": _logits}, {},
+        [inf, -inf], ("labels", "logits"))
 
 # (name, dtype) -> (value, {argument: gradient}) from TF 2.21
 TF = {
