@@ -727,13 +727,20 @@ def _overflows(case):
     """float64 terms beyond float32's range in a narrowed case (TF's float32
     overflows where cyloss' float64 does not): data, or float sample weights
     whose products with the losses can leave float32's range (|w| >= 1e15; a
-    float32 weight near its maximum too)."""
+    float32 weight near its maximum too). Also an infinite or NaN sample
+    weight: its product with a loss is inf, or NaN where the loss is 0, and
+    TF's float32 rounding can make a loss 0 that is not in float64 (Tversky's
+    1 - tp / (tp + 1e-7) for tp > 2: 0 in float32). Such cases are compared
+    with TF computing in float64 (samples_keras.KerasNarrowing)."""
     for k in ("y_true", "y_pred", "sample_weight"):
         a = case.args.get(k)
         a = None if a is None else np.asarray(a)
         if a is not None and a.dtype.kind == "f" and a.size:
-            m = np.abs(a[np.isfinite(a)])
+            fin = np.isfinite(a)
+            m = np.abs(a[fin])
             if m.size and m.max() >= 1e15:
+                return True
+            if k == "sample_weight" and not fin.all():
                 return True
     return False
 

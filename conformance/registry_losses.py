@@ -217,8 +217,10 @@ def _m_sigmoid(z, x, n, ls):
     # exactly 0 (1 is exact in every dtype) and z (1 - ls) is exactly 0 for any
     # finite z, however large: z then adds no error (|x| |z| would overflow)
     cz = 0.0 if ls == 1 else 1 + ls
+    # (|x| |z| first: at x = 0 a huge z adds nothing, where |z| (1 + ls)
+    # alone would overflow to inf and 0 * inf make the scale NaN)
     T = (2 * (np.maximum(x, 0) + np.abs(x * zs) + lg)
-         + np.abs(x) * (np.abs(z) * cz + ls) + n * np.abs(L))
+         + np.abs(x) * np.abs(z) * cz + np.abs(x) * ls + n * np.abs(L))
     dx = (x >= 0) + np.abs(zs) + e / (1 + e)
     dz = np.abs(x) * abs(1 - ls if ls > 0 else 1)
     return L, T, {"p": (dx, dx + np.abs(z) * ls), "l": (dz, np.abs(x) * (1 + ls))}

@@ -146,10 +146,11 @@ def tf_legacy_sequence_loss(tf, a, o):
 
 # ---------------------------------------------------------------- scales ---
 
-def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0):
+def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0, raw=None):
     """Scales of a grouped reduction over [B, T] (float64, finite parts).
     kind: "avg" (D = sum w, div_no_nan), "guard" (D = sum w + guard), "count"
-    (D = nonzero count, exact), "none". ax: None (everything), 0 or 1.
+    (D = nonzero count of the weights as given, `raw`: a NaN or inf weight
+    counts, exact), "none". ax: None (everything), 0 or 1.
     Returns (value scale [group], upstream |dy / D| over [B, T], relative
     error of the upstream factor, weights-gradient scale [B, T])."""
     aw, ace = np.abs(w), np.abs(ce)
@@ -162,7 +163,7 @@ def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0):
     S = np.sum(ce * w, **kd)
     errS = np.sum(aw * tce, **kd) + a * np.sum(ace * aw, **kd)
     if kind == "count":
-        D = np.count_nonzero(w, **kd).astype(np.float64)
+        D = np.count_nonzero(w if raw is None else raw, **kd).astype(np.float64)
         relD = np.zeros_like(D)
     else:
         D = np.sum(w, **kd) + guard
@@ -194,7 +195,9 @@ def scale_sequence_loss(case, ref, dy):
     ce, tce, bps, bpm = sparse_xent_terms(x, lab)
     ce = fin(ce)
     kind, ax = _mode(case.options)
-    value, G, rel, wg = _group_scale(ce, tce, w, dy, ax, kind)
+    raw = np.asarray(case.args["weights"])      # (TF's CPU reads denormals as 0)
+    raw = np.where(np.abs(raw) < np.finfo(raw.dtype).tiny, 0, raw)
+    value, G, rel, wg = _group_scale(ce, tce, w, dy, ax, kind, raw=raw)
     f = (G * np.abs(w))[..., None]
     return {"value": value, "logits": f * (bps + bpm * rel[..., None]), "weights": wg}
 

@@ -1,7 +1,7 @@
 # Scalar maths and row loops for the kernels. The vectorizable loops live in
 # _vec.h (gcc needs `omp simd` pragmas there); these wrappers pick the float
 # or double version at compile time, so float32 stays float32.
-from libc.math cimport fabs, fabsf, INFINITY
+from libc.math cimport fabs, fabsf, expl, logl, INFINITY
 from _types cimport real
 
 cdef extern from "_vec.h" nogil:
@@ -46,9 +46,9 @@ cdef extern from "_vec.h" nogil:
     void cyl_block_softmax_d(const double *x, Py_ssize_t r, Py_ssize_t n,
                              double *m, double *s, double *p)
     float cyl_xent_row_f(const float *x, const float *y, Py_ssize_t n,
-                         float *dx, float *dlab, const float *pf)
+                         float *dx, float *dlab, const float *pf, Py_ssize_t first)
     double cyl_xent_row_d(const double *x, const double *y, Py_ssize_t n,
-                          double *dx, double *dlab, const double *pf)
+                          double *dx, double *dlab, const double *pf, Py_ssize_t first)
     float cyl_sparse_xent_row_f(const float *x, Py_ssize_t n, Py_ssize_t label,
                                 float *dx, const float *pf)
     double cyl_sparse_xent_row_d(const double *x, Py_ssize_t n, Py_ssize_t label,
@@ -175,11 +175,14 @@ cdef inline void block_softmax(const real *x, Py_ssize_t r, Py_ssize_t n,
 
 
 cdef inline real xent_row(const real *x, const real *y, Py_ssize_t n,
-                          real *dx, real *dlab, const real *pf=NULL) noexcept nogil:
+                          real *dx, real *dlab, const real *pf,
+                          Py_ssize_t first) noexcept nogil:
+    # first: the row's offset in TF's [rows, n] tensor (its order of additions
+    # where the loss' partial sums may overflow)
     if real is float:
-        return cyl_xent_row_f(x, y, n, dx, dlab, pf)
+        return cyl_xent_row_f(x, y, n, dx, dlab, pf, first)
     else:
-        return cyl_xent_row_d(x, y, n, dx, dlab, pf)
+        return cyl_xent_row_d(x, y, n, dx, dlab, pf, first)
 
 
 cdef inline real sparse_xent_row(const real *x, Py_ssize_t n, Py_ssize_t label,
@@ -227,9 +230,12 @@ cdef inline real clip_(real x, real lo, real hi) noexcept nogil:
 
 cdef inline real pow_(real x, real g) noexcept nogil:
     # x^g for Keras' focal factors: exact products for small integer |g| (TF's
-    # pow is correctly rounded there), else exp(g log x) (x >= 0 in valid inputs;
-    # libm's pow would raise the wheel's glibc floor), with C's pow at -inf
-    # (TF's): +inf for g > 0, +0 for g < 0 (x < 0 otherwise: NaN, as C's)
+    # pow is correctly rounded there), else exp(g log x) in a wider type, so that
+    # g log x (up to ~700 |g|) keeps the result's relative error near the
+    # dtype's rounding, as TF's (Eigen's) pow: float in double, double in long
+    # double (libm's pow would raise the wheel's glibc floor; expl and logl do
+    # not). x >= 0 in valid inputs; at -inf C's pow (TF's): +inf for g > 0, +0
+    # for g < 0 (x < 0 otherwise: NaN, as C's)
     cdef real r = 1
     cdef int i, n
     if -8 <= g <= 8 and g == <int>g:      # range first: <int> of NaN or 1e30 is undefined
@@ -237,7 +243,12 @@ cdef inline real pow_(real x, real g) noexcept nogil:
         for i in range(n if n >= 0 else -n):
             r = r * x
         return r if n >= 0 else (<real>1) / r
-    return exp_(g * log_(-x if x == -INFINITY else x))
+    if x == -INFINITY:
+        x = INFINITY
+    if real is float:
+        return <float>cyl_expd(<double>g * cyl_logd(<double>x))
+    else:
+        return <double>expl(<long double>g * logl(<long double>x))
 
 
 # Shared by _pointwise (sigmoid xent) and _sampled (NCE).

@@ -185,7 +185,8 @@ cdef enum:
     K_KHINGE = 12       # max(1 - a b, 0)    (a: labels already converted to +-1)
     K_SQHINGE = 13      # max(1 - a b, 0)^2
     K_BCE = 14          # -(a log c + (1 - a) log(1 - c)), c = clip(b, eps, 1 - eps)
-    K_FOCAL = 15        # binary focal on probabilities: p2 = gamma, p3 = alpha (< 0: no balancing)
+    K_FOCAL = 15        # binary focal on probabilities: p2 = gamma, p3 = alpha (< 0: no balancing),
+                        # p4 = 1 - alpha as Keras rounds it (in double, then to the dtype)
     K_FOCAL_LOGITS = 16 # the same on sigmoid(b), its bce term from the logits (Keras)
     K_KHUBER = 17       # |e| <= d ? e^2/2 : d|e| - d^2/2 (Keras' where(), p1 = d)
 
@@ -289,11 +290,12 @@ cdef inline real bce(real z, real p, real eps, real g, real *dp, real *dz) noexc
     return -(z * lc + (one - z) * l1)
 
 
-cdef inline real focal_factor(real z, real p, real b, real gm, real alpha, real g,
-                              real *gb, real *gpt, real *dw) noexcept nogil:
+cdef inline real focal_factor(real z, real p, real b, real gm, real alpha, real alpha_c,
+                              real g, real *gb, real *gpt, real *dw) noexcept nogil:
     # The focal part of Keras' binary focal crossentropy with bce value b:
     #   pt = z p + (1 - z)(1 - p); f = (1 - pt)^gm;
-    #   returns L = f b [x w, w = z a + (1 - z)(1 - a) when alpha >= 0]
+    #   returns L = f b [x w, w = z a + (1 - z) ac when alpha >= 0, ac = 1 - a
+    #   computed in double as Keras does: not the dtype's 1 - a]
     # and, for the upstream g in TF's op order, gb (what reaches b), gpt (what
     # reaches pt) and dw (d/dz through w)
     cdef real one = 1, gf = g, gw
@@ -302,17 +304,17 @@ cdef inline real focal_factor(real z, real p, real b, real gm, real alpha, real 
     cdef real fb = f * b, w = one
     dw[0] = 0
     if alpha >= 0:
-        w = z * alpha + (one - z) * (one - alpha)
+        w = z * alpha + (one - z) * alpha_c
         gf = g * w
         gw = g * fb
-        dw[0] = gw * alpha + -(gw * (one - alpha))
+        dw[0] = gw * alpha + -(gw * alpha_c)
     gb[0] = gf * f
     gpt[0] = -(((gf * b) * gm) * pow_(one - pt, gm - one))    # TF's pow gradient
     return w * fb if alpha >= 0 else fb
 
 
-cdef inline real focal(real z, real p, real eps, real gm, real alpha, real g, real *dp,
-                       real *dz) noexcept nogil:
+cdef inline real focal(real z, real p, real eps, real gm, real alpha, real alpha_c, real g,
+                       real *dp, real *dz) noexcept nogil:
     # Keras' binary focal crossentropy of one element on probability p:
     #   B = bce(z, p); pt = z p + (1 - z)(1 - p); f = (1 - pt)^gm
     #   L = f B [x w, w = z a + (1 - z)(1 - a) when alpha >= 0]
@@ -324,15 +326,15 @@ cdef inline real focal(real z, real p, real eps, real gm, real alpha, real g, re
     cdef real hi = one - eps, c = clip_(p, eps, hi)
     cdef real lc = log_(c), l1 = log_(one - c)
     cdef real b = -(z * lc + (one - z) * l1)
-    cdef real L = focal_factor(z, p, b, gm, alpha, g, &gb, &gpt, &dw)
+    cdef real L = focal_factor(z, p, b, gm, alpha, alpha_c, g, &gb, &gpt, &dw)
     bce_grad(z, p, eps, hi, c, lc, l1, gb, &dbp, &dbz)
     dp[0] = (gpt * z + -(gpt * (one - z))) + dbp
     dz[0] = ((gpt * p + -(gpt * (one - p))) + dbz) + dw
     return L
 
 
-cdef inline real focal_logits(real z, real x, real gm, real alpha, real g, real *dx,
-                              real *dz) noexcept nogil:
+cdef inline real focal_logits(real z, real x, real gm, real alpha, real alpha_c, real g,
+                              real *dx, real *dz) noexcept nogil:
     # Keras' binary focal crossentropy from logits: p = sigmoid(x) in the focal
     # factor, but the bce term is sigmoid_cross_entropy_with_logits(z, x) (Keras
     # tags sigmoid's output with its logits and the backend takes that path):
@@ -357,7 +359,7 @@ cdef inline real focal_logits(real z, real x, real gm, real alpha, real g, real 
         xs = <real>16.6355324 if x > <real>16.6355324 else x
     cdef real ex = exp_(xs)
     cdef real p = one if ex == <real>INFINITY else ex / (one + ex)
-    cdef real L = focal_factor(z, p, b, gm, alpha, g, &gb, &gpt, &dw)
+    cdef real L = focal_factor(z, p, b, gm, alpha, alpha_c, g, &gb, &gpt, &dw)
     dp = gpt * z + -(gpt * (one - z))
     ge = (gb * (one / (one + e))) * e
     dx[0] = (((gb if pos else zero) + (-gb) * z) + (-ge if pos else ge)) + (dp * p) * (one - p)
@@ -426,9 +428,9 @@ cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         m = p1 if ae < p1 else ae
         q = s / m
         gq = g * sign_(q)
-        gs = gq / m
-        db[0] = -gs
-        da[0] = gs + ((gq * daz_((-s / m) / m)) if ae >= p1 else zero) * sign_(a)
+        gs = daz_(gq / m)                       # (TF flushes each op's denormal result:
+        db[0] = -gs                             #  g / m for m near the max)
+        da[0] = gs + (daz_(gq * daz_((-s / m) / m)) if ae >= p1 else zero) * sign_(a)
 
 
 cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da,
@@ -472,7 +474,7 @@ cdef inline void v1_chain(kind_t *tag, real a, real b, real p1, real g, real *da
 
 
 cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real p3,
-                             real g, real *da, real *db) noexcept nogil:
+                             real p4, real g, real *da, real *db) noexcept nogil:
     # value of one element and the gradients w.r.t. a (labels) and b
     # (predictions / logits / losses) for the upstream g (weight x gradient
     # scale), with TF's conventions at kinks: sign(0) = 0, relu'(0) = 0,
@@ -558,9 +560,9 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
     elif kind_t is TBce:                        # clip, then the two logs
         return bce(a, b, p1, g, db, da)
     elif kind_t is TFocal:
-        return focal(a, b, p1, p2, p3, g, db, da)
+        return focal(a, b, p1, p2, p3, p4, g, db, da)
     elif kind_t is TFocalLogits:
-        return focal_logits(a, b, p2, p3, g, db, da)
+        return focal_logits(a, b, p2, p3, p4, g, db, da)
     else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
         e = b - a
         ae = fabs_(e)
@@ -589,19 +591,19 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
     cdef real acc[16]
     cdef Py_ssize_t k0, j, nb = n - n % 16
     cdef real L, wk = w[0], g = w[0] * gscale
-    cdef real p1 = prm[0], p2 = prm[1], p3 = prm[2]    # locals: no reload per element
+    cdef real p1 = prm[0], p2 = prm[1], p3 = prm[2], p4 = prm[3]   # locals: no reload
     for j in range(16):
         acc[j] = 0
     if own:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, w[k0 + j] * gscale,
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, p4, w[k0 + j] * gscale,
                                 &da[k0 + j], &db[k0 + j])
                 acc[j] += L * w[k0 + j]
                 wl[k0 + j] = L * w[k0 + j]
                 raw[k0 + j] = L
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, w[nb + j] * gscale,
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, p4, w[nb + j] * gscale,
                             &da[nb + j], &db[nb + j])
             acc[j] += L * w[nb + j]
             wl[nb + j] = L * w[nb + j]
@@ -609,13 +611,13 @@ cdef inline real run_weighted(kind_t *tag, bint own, const real *a, const real *
     else:
         for k0 in range(0, nb, 16):
             for j in range(16):
-                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, g, &da[k0 + j],
+                L = pt_weighted(tag, a[k0 + j], b[k0 + j], p1, p2, p3, p4, g, &da[k0 + j],
                                 &db[k0 + j])
                 acc[j] += L * wk
                 wl[k0 + j] = L * wk
                 raw[k0 + j] = L
         for j in range(n - nb):
-            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, g, &da[nb + j],
+            L = pt_weighted(tag, a[nb + j], b[nb + j], p1, p2, p3, p4, g, &da[nb + j],
                             &db[nb + j])
             acc[j] += L * wk
             wl[nb + j] = L * wk
@@ -669,7 +671,7 @@ def k_weighted(int kind,
                const real[::1] b,          # IN predictions / logits / losses
                const real[::1] w,          # IN weights: 1 (scalar), n_rows (per row) or n
                Py_ssize_t n_rows,          # rows of the [n_rows, n / n_rows] view
-               const real[::1] params,     # [p1, p2, p3]: delta, epsilon or label smoothing; focal gamma, alpha
+               const real[::1] params,     # [p1, p2, p3, p4]: delta, epsilon or label smoothing; focal gamma, alpha, 1 - alpha
                real gscale,                # gradient factor (1 / denominator)
                real[::1] wl_out,           # OUT L * w, or None
                real[::1] raw_out,          # OUT L, or None
@@ -698,8 +700,8 @@ def k_weighted(int kind,
             or (da_out is not None and da_out.shape[0] != n)
             or (db_out is not None and db_out.shape[0] != n)):
         raise ValueError("k_weighted: output sizes differ from the input's")
-    if params.shape[0] < 3:
-        raise ValueError("k_weighted: params needs 3 values")
+    if params.shape[0] < 4:
+        raise ValueError("k_weighted: params needs 4 values")
     if junk.shape[0] < n_threads or junk.shape[1] < 4 * BLOCK:
         raise ValueError("k_weighted: junk scratch too small")
     inner = n // n_rows

@@ -86,12 +86,13 @@ cdef inline real sampled_row(const real *x, const real *table, Py_ssize_t d,
                              const real *log_tec, const real *samp, const real *b_samp,
                              const real *log_sec, const int64_t *hitpos,
                              const real *lab, const real *tdot, Py_ssize_t nt, Py_ssize_t s,
-                             bint nce, real *logit, real *g, real *tmp) noexcept nogil:
+                             bint nce, real *logit, real *g, real *tmp,
+                             Py_ssize_t first) noexcept nogil:
     """One example: its logits row (TF_SEMANTICS 1.9, in TF's order of
     operations; log_tec and log_sec come from k_log_counts; the true dot
     products from tdot when it is not NULL), then the loss and G =
     dloss/dlogits (g may be NULL for softmax; NCE needs g and tmp, both of
-    length nt + s)."""
+    length nt + s). first: the row's offset in TF's [rows, nt + s] logits."""
     cdef Py_ssize_t t, k, hp, n = nt + s
     cdef real dot
     for t in range(nt):
@@ -111,7 +112,7 @@ cdef inline real sampled_row(const real *x, const real *table, Py_ssize_t d,
         for k in range(n):
             tmp[k] = pt_sigmoid_xent(lab[k], logit[k], &g[k])
         return rowsum(tmp, n)
-    return xent_row(logit, lab, n, g, NULL)     # G = softmax - lab
+    return xent_row(logit, lab, n, g, NULL, NULL, first)    # G = softmax - lab
 
 
 def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
@@ -161,7 +162,7 @@ def k_sampled_forward(const real[:, ::1] x,          # IN [B, D] inputs
             &hitpos[i * nt] if hits else NULL, &lab[0],
             &true_dot[i * nt] if given else NULL, nt, s, nce,
             &logits_out[i, 0], &g_out[i, 0] if grad else (tmp + n + 1 if nce else NULL),
-            tmp)
+            tmp, i * n)
         if bounded:
             wm = 0
             for t in range(nt):

@@ -159,7 +159,8 @@ def k_xent(const real[:, ::1] logits,     # IN [n_rows, n_classes]
         loss_out[i] = xent_row(&logits[i, 0], lab0 + i * lab_step, n_classes,
                                &dlogits_out[i, 0] if gx else NULL,
                                &dlabels_out[i, 0] if gy else NULL,
-                               next_row(&logits[0, 0], i, n_rows, n_classes))
+                               next_row(&logits[0, 0], i, n_rows, n_classes),
+                               i * n_classes)
 
 
 # ---------------------------------------------------------------------------
@@ -282,9 +283,11 @@ def k_xent_mid(const real[:, :, ::1] logits,     # IN [outer, n_classes, inner]
         gather(&logits[o, 0, j0], n_classes, inner, w, a)
         gather(&labels[o, 0, j0], n_classes, inner, w, b)
         for j in range(w):
+            # (TF moves the class axis last: row (o, j) is row o * inner + j)
             loss_out[o, j0 + j] = xent_row(a + j * n_classes, b + j * n_classes, n_classes,
                                            c + j * n_classes if gx else NULL,
-                                           d + j * n_classes if gy else NULL)
+                                           d + j * n_classes if gy else NULL, NULL,
+                                           (o * inner + j0 + j) * n_classes)
         if gx:
             scatter(c, n_classes, inner, w, &dlogits_out[o, 0, j0])
         if gy:

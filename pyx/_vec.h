@@ -358,6 +358,127 @@ static inline void cyl_div_stream_d(const double *e, ptrdiff_t n, double d, doub
 #endif
 #undef CYL_DIV_STREAM
 
+/* ------------------------------------------------ TensorFlow's sum order --
+ * sum_k x[k] added in the order of TF's CPU Sum kernel (Eigen's inner-most
+ * reduction as compiled into TF's x86 wheels: 32-byte packets, P = 8 floats
+ * or 4 doubles; checked bit for bit against tf.reduce_sum). Where a sum's
+ * partial sums overflow (values near the maximum of both signs), only this
+ * order gives TF's inf, -inf or NaN. `first` is the row's offset in the
+ * tensor: TF splits a long row at a packet boundary counted from there.
+ *  - A row of more than 1024 P elements: two parts, the first ending at the
+ *    packet boundary at or after its middle; each part summed the same way;
+ *    then 0 + left + right.
+ *  - Otherwise: whole blocks of 4 P into four packet accumulators, which are
+ *    then added (((a0 + a1) + a2) + a3); the whole packets left into a0; the
+ *    last n mod P elements added one by one from 0; that scalar plus the lanes
+ *    of a0 folded in halves (lane j + lane j + P/2, and again).
+ * Same operations at every SIMD level (gcc vectorizes the lane loops).
+ * TF shards reductions of more than about 10^5 elements across its threads;
+ * this is its one-thread order. */
+#define CYL_STRIP(...) __VA_ARGS__
+/* The order above for sum_k TERM over k in [k0, k0 + n), TERM an expression
+ * in k and the PARAMS (parenthesized, passed on as ARGS): defines
+ * cyl_NAME_leaf and cyl_NAME (the whole order, `first` as above). */
+#define CYL_TFSUM_OF(T, NAME, PARAMS, ARGS, TERM)                             \
+static inline T NAME##_leaf(CYL_STRIP PARAMS, ptrdiff_t k0, ptrdiff_t n)      \
+{                                                                             \
+    enum { P = 32 / sizeof(T) };                                              \
+    T acc[4 * P] = {0};                                                       \
+    ptrdiff_t i = 0;                                                          \
+    if (n >= 4 * P) {                                                         \
+        const ptrdiff_t n4 = n - n % (4 * P);                                 \
+        for (; i < n4; i += 4 * P)                                            \
+            for (int j = 0; j < 4 * P; j++) {                                 \
+                const ptrdiff_t k = k0 + i + j;                               \
+                acc[j] += (TERM);                                             \
+            }                                                                 \
+        for (int j = 0; j < P; j++)                                           \
+            acc[j] = ((acc[j] + acc[P + j]) + acc[2 * P + j]) + acc[3 * P + j]; \
+    }                                                                         \
+    for (; i + P <= n; i += P)                                                \
+        for (int j = 0; j < P; j++) {                                         \
+            const ptrdiff_t k = k0 + i + j;                                   \
+            acc[j] += (TERM);                                                 \
+        }                                                                     \
+    T tail = 0;                                                               \
+    for (; i < n; i++) {                                                      \
+        const ptrdiff_t k = k0 + i;                                           \
+        tail += (TERM);                                                       \
+    }                                                                         \
+    for (int w = P / 2; w > 0; w /= 2)                                        \
+        for (int j = 0; j < w; j++)                                           \
+            acc[j] += acc[j + w];                                             \
+    return tail + acc[0];                                                     \
+}                                                                             \
+static T NAME(CYL_STRIP PARAMS, ptrdiff_t k0, ptrdiff_t n, ptrdiff_t first)   \
+{                                                                             \
+    const ptrdiff_t P = 32 / (ptrdiff_t)sizeof(T);                            \
+    if (n <= 1024 * P)                                                        \
+        return NAME##_leaf(CYL_STRIP ARGS, k0, n);                            \
+    const ptrdiff_t split = P * ((first + (n + 1) / 2 + P - 1) / P);          \
+    const ptrdiff_t left = split - first < n ? split - first : n;             \
+    T s = (T)0 + NAME(CYL_STRIP ARGS, k0, left, first);                       \
+    if (left < n)                                                             \
+        s = s + NAME(CYL_STRIP ARGS, k0 + left, n - left, split);             \
+    return s;                                                                 \
+}
+
+#define CYL_TFSUM(T, S)                                                       \
+CYL_TFSUM_OF(T, cyl_tfsum_at_##S, (const T *x), (x), x[k])                    \
+static inline T cyl_tfsum_##S(const T *x, ptrdiff_t n, ptrdiff_t first)       \
+{                                                                             \
+    return cyl_tfsum_at_##S(x, 0, n, first);                                  \
+}                                                                             \
+/* Sums over a leading or middle axis: x is one slab [R, B] of a tensor       \
+ * reduced to [A, B] (row stride B), out[b] = sum_j x[j, b] for b in [b0, b1). \
+ * i0 = a * B is the slab's first output index, n_out = A * B. TF evaluates   \
+ * the output in packets of P from index 0: a packet that lies inside one    \
+ * slab and ends by n_out adds, when R >= 16, rows j = 0 mod 4 .. 3 mod 4    \
+ * into four packet accumulators, then ((a0 + a1) + a2) + a3 and the last    \
+ * R mod 4 rows; every other output adds its rows one by one from 0 (as all   \
+ * outputs do when `packets` is 0: TF's generic reduction). Both orders are  \
+ * kept for W columns at a time while the rows stream past (row-major reads); \
+ * each output then takes the one TF uses for it. */                          \
+static void cyl_tfsum_cols_##S(const T *x, ptrdiff_t R, ptrdiff_t B,          \
+                               ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t i0,      \
+                               ptrdiff_t n_out, int packets, T *out)          \
+{                                                                             \
+    enum { P = 32 / sizeof(T), W = 256 };                                     \
+    const int four = packets && R >= 16;                                      \
+    const ptrdiff_t R4 = R - R % 4;                                           \
+    for (ptrdiff_t c = b0; c < b1; c += W) {                                  \
+        const ptrdiff_t w = b1 - c < W ? b1 - c : W;                          \
+        T one[W], a[4][W];                                                    \
+        for (int l = 0; l < w; l++)                                           \
+            one[l] = a[0][l] = a[1][l] = a[2][l] = a[3][l] = 0;               \
+        for (ptrdiff_t j = 0; j < R; j++) {                                   \
+            const T *row = x + j * B + c;                                     \
+            for (int l = 0; l < w; l++)                                       \
+                one[l] += row[l];                                             \
+            if (!four)                                                        \
+                continue;                                                     \
+            if (j == R4)                                                      \
+                for (int l = 0; l < w; l++)                                   \
+                    a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];      \
+            T *acc = a[j < R4 ? j % 4 : 0];                                   \
+            for (int l = 0; l < w; l++)                                       \
+                acc[l] += row[l];                                             \
+        }                                                                     \
+        if (four && R4 == R)                                                  \
+            for (int l = 0; l < w; l++)                                       \
+                a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];          \
+        for (int l = 0; l < w; l++) {                                         \
+            const ptrdiff_t i = i0 + c + l, s = i - i % P;                    \
+            const int in_packet = four && s >= i0 && s - i0 + P <= B          \
+                                  && s + P <= n_out;                          \
+            out[c + l] = in_packet ? a[0][l] : one[l];                        \
+        }                                                                     \
+    }                                                                         \
+}
+CYL_TFSUM(float, f)
+CYL_TFSUM(double, d)
+#undef CYL_TFSUM
+
 /* ------------------------------------------------------------ row loops -- */
 #define CYL_DEFINE(T, S)                                                      \
                                                                               \
@@ -535,6 +656,12 @@ static inline T cyl_daz_##S(T v)                                              \
     return (v < tiny && v > -tiny) ? v * (T)0 : v;                            \
 }                                                                             \
                                                                               \
+static inline T cyl_keep_top_##S(T *top, T t)   /* t; *top = max(*top, |t|) */ \
+{                                                                             \
+    T a = t < 0 ? -t : t;                                                     \
+    *top = a > *top ? a : *top;                                               \
+    return t;                                                                 \
+}                                                                             \
 /* Dense softmax cross-entropy of one row, labels y (contiguous).             \
  * s = x - m, L = log(sum exp(s)):  loss = sum_k y_k (L - s_k).               \
  * dx = e/sum - y (TF's convention: not scaled by sum(y)), dy_k = L - s_k.   \
@@ -543,11 +670,17 @@ static inline T cyl_daz_##S(T v)                                              \
  * whether some label is denormal; only such a row is summed again with    \
  * the flush (daz(y) == y elsewhere: the same bits either way).             \
  * Either gradient pointer may be NULL; pf (or NULL) is the next row, to   \
- * prefetch while this one is worked. */                                      \
+ * prefetch while this one is worked. The loss pass also keeps the largest \
+ * |term| per lane (top[CYL_LANES], zeros on entry): partial sums of any     \
+ * order are at most n times it. Near T's maximum the order decides between \
+ * inf, -inf, NaN and a finite sum, and the row is summed again in TF's     \
+ * order (`first`: the row's offset in TF's [rows, n] tensor, as for        \
+ * cyl_tfsum; a NaN term gives NaN in every order). */                        \
 static inline T cyl_xent_loss_##S(const T *x, const T *y, ptrdiff_t n,        \
-                                  T m, T L)                                   \
+                                  T m, T L, T *top)                           \
 {                                                                             \
-    CYL_CHUNKED(T, S, y[k] * (L - (x[k] - m)), y[k] * (L - (x[k] - m)))       \
+    CYL_CHUNKED(T, S, cyl_keep_top_##S(&top[j], y[k] * (L - (x[k] - m))),      \
+                cyl_keep_top_##S(&top[k - nb], y[k] * (L - (x[k] - m))))      \
 }                                                                             \
 static inline T cyl_xent_loss_daz_##S(const T *x, const T *y, ptrdiff_t n,    \
                                       T m, T L)                               \
@@ -563,16 +696,25 @@ static inline int cyl_any_denormal_##S(const T *y, ptrdiff_t n)               \
         any |= (y[k] < tiny) & (y[k] > -tiny) & (y[k] != (T)0);               \
     return any;                                                               \
 }                                                                             \
+CYL_TFSUM_OF(T, cyl_xent_loss_tf_##S,                                          \
+             (const T *x, const T *y, T m, T L, int daz), (x, y, m, L, daz),   \
+             (daz ? cyl_daz_##S(y[k]) : y[k]) * (L - (x[k] - m)))             \
 static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
-                                 T *dx, T *dlab, const T *pf)                 \
+                                 T *dx, T *dlab, const T *pf, ptrdiff_t first) \
 {                                                                             \
     T m = cyl_rowmax_##S(x, n);                                               \
     T sum = cyl_expsum_##S(x, n, m, dx, pf);                                  \
     T L = (T)log(sum);                                                        \
-    T loss = cyl_xent_loss_##S(x, y, n, m, L);                                \
+    T top[CYL_LANES] = {0}, tm = 0;                                           \
+    T loss = cyl_xent_loss_##S(x, y, n, m, L, top);                           \
     int flush = cyl_any_denormal_##S(y, n);                                   \
     if (flush)                                                                \
         loss = cyl_xent_loss_daz_##S(x, y, n, m, L);                          \
+    for (int j = 0; j < (n < CYL_LANES ? n : CYL_LANES); j++)                 \
+        tm = top[j] > tm ? top[j] : tm;                                       \
+    const T big = (sizeof(T) == sizeof(float) ? (T)FLT_MAX : (T)DBL_MAX) / 4; \
+    if (!(tm * (T)n < big))                                                   \
+        loss = cyl_xent_loss_tf_##S(x, y, m, L, flush, 0, n, first);          \
     if (dx && flush)                                                          \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
             dx[k] = dx[k] / sum - cyl_daz_##S(y[k]);                          \
@@ -620,108 +762,5 @@ CYL_DEFINE(double, d)
 
 #undef CYL_DEFINE
 
-/* ------------------------------------------------ TensorFlow's sum order --
- * sum_k x[k] added in the order of TF's CPU Sum kernel (Eigen's inner-most
- * reduction as compiled into TF's x86 wheels: 32-byte packets, P = 8 floats
- * or 4 doubles; checked bit for bit against tf.reduce_sum). Where a sum's
- * partial sums overflow (values near the maximum of both signs), only this
- * order gives TF's inf, -inf or NaN. `first` is the row's offset in the
- * tensor: TF splits a long row at a packet boundary counted from there.
- *  - A row of more than 1024 P elements: two parts, the first ending at the
- *    packet boundary at or after its middle; each part summed the same way;
- *    then 0 + left + right.
- *  - Otherwise: whole blocks of 4 P into four packet accumulators, which are
- *    then added (((a0 + a1) + a2) + a3); the whole packets left into a0; the
- *    last n mod P elements added one by one from 0; that scalar plus the lanes
- *    of a0 folded in halves (lane j + lane j + P/2, and again).
- * Same operations at every SIMD level (gcc vectorizes the lane loops).
- * TF shards reductions of more than about 10^5 elements across its threads;
- * this is its one-thread order. */
-#define CYL_TFSUM(T, S)                                                       \
-static inline T cyl_tfsum_leaf_##S(const T *x, ptrdiff_t n)                   \
-{                                                                             \
-    enum { P = 32 / sizeof(T) };                                              \
-    T acc[4 * P] = {0};                                                       \
-    ptrdiff_t k = 0;                                                          \
-    if (n >= 4 * P) {                                                         \
-        const ptrdiff_t n4 = n - n % (4 * P);                                 \
-        for (; k < n4; k += 4 * P)                                            \
-            for (int j = 0; j < 4 * P; j++)                                   \
-                acc[j] += x[k + j];                                           \
-        for (int j = 0; j < P; j++)                                           \
-            acc[j] = ((acc[j] + acc[P + j]) + acc[2 * P + j]) + acc[3 * P + j]; \
-    }                                                                         \
-    for (; k + P <= n; k += P)                                                \
-        for (int j = 0; j < P; j++)                                           \
-            acc[j] += x[k + j];                                               \
-    T tail = 0;                                                               \
-    for (; k < n; k++)                                                        \
-        tail += x[k];                                                         \
-    for (int w = P / 2; w > 0; w /= 2)                                        \
-        for (int j = 0; j < w; j++)                                           \
-            acc[j] += acc[j + w];                                             \
-    return tail + acc[0];                                                     \
-}                                                                             \
-static T cyl_tfsum_##S(const T *x, ptrdiff_t n, ptrdiff_t first)              \
-{                                                                             \
-    const ptrdiff_t P = 32 / (ptrdiff_t)sizeof(T);                            \
-    if (n <= 1024 * P)                                                        \
-        return cyl_tfsum_leaf_##S(x, n);                                      \
-    const ptrdiff_t split = P * ((first + (n + 1) / 2 + P - 1) / P);          \
-    const ptrdiff_t left = split - first < n ? split - first : n;             \
-    T s = (T)0 + cyl_tfsum_##S(x, left, first);                               \
-    if (left < n)                                                             \
-        s = s + cyl_tfsum_##S(x + left, n - left, split);                     \
-    return s;                                                                 \
-}                                                                             \
-/* Sums over a leading or middle axis: x is one slab [R, B] of a tensor       \
- * reduced to [A, B] (row stride B), out[b] = sum_j x[j, b] for b in [b0, b1). \
- * i0 = a * B is the slab's first output index, n_out = A * B. TF evaluates   \
- * the output in packets of P from index 0: a packet that lies inside one    \
- * slab and ends by n_out adds, when R >= 16, rows j = 0 mod 4 .. 3 mod 4    \
- * into four packet accumulators, then ((a0 + a1) + a2) + a3 and the last    \
- * R mod 4 rows; every other output adds its rows one by one from 0 (as all   \
- * outputs do when `packets` is 0: TF's generic reduction). Both orders are  \
- * kept for W columns at a time while the rows stream past (row-major reads); \
- * each output then takes the one TF uses for it. */                          \
-static void cyl_tfsum_cols_##S(const T *x, ptrdiff_t R, ptrdiff_t B,          \
-                               ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t i0,      \
-                               ptrdiff_t n_out, int packets, T *out)          \
-{                                                                             \
-    enum { P = 32 / sizeof(T), W = 256 };                                     \
-    const int four = packets && R >= 16;                                      \
-    const ptrdiff_t R4 = R - R % 4;                                           \
-    for (ptrdiff_t c = b0; c < b1; c += W) {                                  \
-        const ptrdiff_t w = b1 - c < W ? b1 - c : W;                          \
-        T one[W], a[4][W];                                                    \
-        for (int l = 0; l < w; l++)                                           \
-            one[l] = a[0][l] = a[1][l] = a[2][l] = a[3][l] = 0;               \
-        for (ptrdiff_t j = 0; j < R; j++) {                                   \
-            const T *row = x + j * B + c;                                     \
-            for (int l = 0; l < w; l++)                                       \
-                one[l] += row[l];                                             \
-            if (!four)                                                        \
-                continue;                                                     \
-            if (j == R4)                                                      \
-                for (int l = 0; l < w; l++)                                   \
-                    a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];      \
-            T *acc = a[j < R4 ? j % 4 : 0];                                   \
-            for (int l = 0; l < w; l++)                                       \
-                acc[l] += row[l];                                             \
-        }                                                                     \
-        if (four && R4 == R)                                                  \
-            for (int l = 0; l < w; l++)                                       \
-                a[0][l] = ((a[0][l] + a[1][l]) + a[2][l]) + a[3][l];          \
-        for (int l = 0; l < w; l++) {                                         \
-            const ptrdiff_t i = i0 + c + l, s = i - i % P;                    \
-            const int in_packet = four && s >= i0 && s - i0 + P <= B          \
-                                  && s + P <= n_out;                          \
-            out[c + l] = in_packet ? a[0][l] : one[l];                        \
-        }                                                                     \
-    }                                                                         \
-}
-CYL_TFSUM(float, f)
-CYL_TFSUM(double, d)
-#undef CYL_TFSUM
 
 #endif /* CYLOSS_VEC_H */

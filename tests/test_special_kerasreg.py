@@ -156,3 +156,31 @@ def test_inf_upstream_is_masked_where_tf_selects_zero(dt):
     with np.errstate(all="ignore"):
         g = cyloss.vjp(ck.poisson, yp, pp)[1](np.array([inf], dt))
     assert np.isnan(g["y_pred"][0, 0])      # inf - inf, as TF's
+
+
+def test_poisson_broadcast_y_pred_sums_before_the_reciprocal():
+    # y_pred [1, 2, 1] against y_true [2, 2, 3]: TF takes log(y_pred + eps) on
+    # y_pred alone, so d/dy_pred = sum(g) + sum(-g y_true) / (y_pred + eps): the
+    # huge terms meet before the reciprocal doubles them (TF 2.21; per-element
+    # terms summed afterwards give -inf and NaN)
+    m = np.finfo(np.float32).max
+    yt = np.array([[[m, m, -m], [0.5, 1.0, 2.0]], [[1.0, 2.0, 3.0], [-m, -m, m]]], np.float32)
+    yp = np.array([[[0.5], [0.25]]], np.float32)
+    with np.errstate(all="ignore"):
+        _, backward = cyloss.vjp(ck.poisson, yt, yp)
+        got = backward()["y_pred"]
+    assert_special_close(got.ravel(), [-2.2685483691179043e+38, inf], np.float32)
+
+
+def test_mape_flushes_each_quotient_as_tf():
+    # y_true = max against 555 predictions: TF's g / max and g (-s / max) / max
+    # are denormal, flushed to 0 op by op, so d/dy_true is 0 (TF 2.21), not the
+    # sum of 555 unflushed products (-1.2e-37)
+    m = np.finfo(np.float32).max
+    yt = np.array([m], np.float32)
+    yp = np.linspace(-2, 2, 555).astype(np.float32)
+    value, backward = cyloss.vjp(ck.MeanAbsolutePercentageError(reduction="none"), yt, yp)
+    g = backward()
+    assert float(value) == 100.0
+    assert g["y_true"].tolist() == [0.0]
+    assert not np.any(g["y_pred"])

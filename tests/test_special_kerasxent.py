@@ -93,6 +93,20 @@ CASES = [
      "0 * sign(NaN) = NaN",
      "mape", [[nan], [2.0], [-inf]], np.zeros((3, 0)), {}, None, f64,
      [nan, nan, nan], np.zeros((3, 0)), [[nan], [0.0], [0.0]]),
+    ("poisson against an empty y_true: TF still takes log(y_pred + eps)'s gradient, "
+     "0 / (y_pred + eps) = NaN at NaN and at -eps",
+     "poisson", np.zeros((3, 0)), [[nan], [-1e-7], [2.0]], {}, None, f32,
+     [nan, nan, nan], [[nan], [nan], [0.0]], np.zeros((3, 0))),
+    ("categorical focal against an empty y_true: TF normalizes y_pred alone, "
+     "0 / 0 and inf / inf rows are NaN",
+     "categorical_focal_crossentropy", np.zeros((4, 0, 3)),
+     [[[0., 0., 0.]], [[inf, 1., 1.]], [[1., 2., 3.]], [[1., -1., 0.5]]], {}, None, f64,
+     np.zeros((4, 0)), [[[nan] * 3], [[nan] * 3], [[0.] * 3], [[0.] * 3]], np.zeros((4, 0, 3))),
+    ("categorical focal from logits against an empty y_true: the softmax of a "
+     "-inf or NaN row is NaN",
+     "categorical_focal_crossentropy", np.zeros((3, 0, 3)),
+     [[[-inf, -inf, -inf]], [[1., 2., 3.]], [[nan, 1., 2.]]], dict(from_logits=True), None, f64,
+     np.zeros((3, 0)), [[[nan] * 3], [[0.] * 3], [[nan] * 3]], np.zeros((3, 0, 3))),
 ]
 
 
@@ -106,6 +120,25 @@ def test_against_tf(case):
     _close(v, value, dt)
     _close(g["y_pred"], dyp, dt)
     _close(g["y_true"], dyt, dt)
+
+
+@pytest.mark.parametrize("dt, yt, yp, kw, want", [
+    # Keras rounds 1 - alpha in double, then to the dtype (0.1f, not 1 - 0.9f):
+    # with y_true * alpha + (1 - y_true)(1 - alpha) cancelling to -2.3e-4, the
+    # other rounding is 1e-4 off
+    (f32, [[-0.12529218, 0.5]], [[1.1433717, -0.3]],
+     dict(from_logits=True, gamma=1.0, apply_class_balancing=True, alpha=0.9),
+     [-0.00012686691479757428, -0.00930531695485115]),
+    # a non-integer focal power of 1 - p_t ~ 1.7e308: g log(1 - p_t) ~ 355, whose
+    # rounding in the dtype would be 1e-14 off; TF's pow is correctly rounded
+    (f64, [[0.98, 0.25]], [[-1.7976931348623157e308, 1e300]], dict(gamma=0.5),
+     [-2.8857429922835104e-154, 2.1369777672278336e-150]),
+])
+def test_focal_rounding_as_tf(dt, yt, yp, kw, want):
+    # d/dy_pred from TF 2.21 (repr digits): to 8 eps, the few roundings of the chain
+    v, bwd = cyloss.vjp(ck.binary_focal_crossentropy, np.array(yt, dt), np.array(yp, dt), **kw)
+    got = bwd()["y_pred"].ravel()
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dt).eps, atol=0)
 
 
 def test_class_infinite_weight():

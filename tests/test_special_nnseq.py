@@ -248,3 +248,71 @@ def test_tf_cast_flushes_as_tf():
     den = np.array([_T32 / 4], np.float32)
     assert ck.castable(den, "x", np.float64)[0] == np.float64(den[0]) != 0
     assert ck.castable(den, "x", np.float64, cast_op=True)[0] == 0
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_sigmoid_xent_label_gradient_flushes_as_tf(dt):
+    # d/dlabels = logits * (-dy) in TF, its CPU reading a denormal logit or dy
+    # as 0 and flushing a denormal product (TF 2.21: zeros of these signs)
+    tiny = np.finfo(dt).tiny
+    x = np.array([tiny / 4, -tiny / 2, tiny * 4, 2.0, -1.5, tiny * 2], dt)
+    z = np.array([0.3, 1.0, 0.5, 0.5, 0.2, 0.1], dt)
+    dy = np.array([4.0, 1.0, 0.125, tiny / 8, 3.0, 0.25], dt)
+    _, backward = cyloss.vjp(cyloss.nn.sigmoid_cross_entropy_with_logits, labels=z, logits=x)
+    got = backward(dy)["labels"]
+    assert got.tolist() == [-0.0, 0.0, -0.0, -0.0, 4.5, -0.0]
+    assert np.signbit(got).tolist() == [True, False, True, True, False, True]
+    assert backward()["labels"].tolist() == [-0.0, 0.0, -4 * tiny, -2.0, 1.5, -2 * tiny]
+
+
+M64 = np.finfo(np.float64).max
+
+# softmax_cross_entropy_with_logits' loss sum_k y_k (L - (x_k - m)) over 7
+# classes, float64, whose terms near +-max overflow: TF adds them as its Sum
+# kernel orders them (packets of 4, the tail of 3 added one by one, then the
+# lanes in halves), which decides NaN, inf or finite (TF 2.21 values)
+XENT_ORDER = [
+    ([1e30, 0.41080611451854848, -2.0376692582899656, -0.47331523060225322, M64,
+      0.4545396947602896, -0.88472771615668244],
+     [-0.32507284070076226, -0.8417104460371719, 1.9996642454382332, -0.42556053146648093,
+      -0.28778261747099193, 0.5136019143751713, -0.03678702150025632], nan),
+    ([-1e30, -0.73245822731415611, M64, -0.04660914084365337, 0.21212257809234417,
+      0.14538414803556485, -1.9009509783970824],
+     [0.8819911482382504, -0.0681401325311327, 0.1286999098537782, -0.17071758391611475,
+      0.6141709599922199, -0.9025592962073412, 0.3529130685309167], 1.2721522234440614e+308),
+    ([-1.9111505451419968, 0.19356466866391617, 0.59947432948834312, -0.64885710974305,
+      0.87931599924769321, 1.2715162407510441, M64],
+     [0.8805535911507265, -0.23574827968989637, -0.05339444211202106, -0.37862821252345247,
+      0.06192604242138293, -0.6751477753770698, 1.1833456308191246], -7.19866578090103e+307),
+]
+
+
+def test_softmax_xent_loss_in_tf_order():
+    x = np.array([r[0] for r in XENT_ORDER])
+    z = np.array([r[1] for r in XENT_ORDER])
+    with np.errstate(all="ignore"):
+        got = cyloss.nn.softmax_cross_entropy_with_logits(labels=z, logits=x)
+    assert_special_close(got, [r[2] for r in XENT_ORDER], np.float64)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_xent_long_row_splits_where_tf_does(axis):
+    # A row of 4099 > 1024 * 4 doubles is summed in two halves split at a packet
+    # boundary counted from the row's offset in the tensor: 2053 + 2046 for row
+    # 1 (offset 4099), where a split at 2052 (offset 0) would put the two +0.75
+    # max terms apart (0.75 max, finite) instead of together (inf). TF 2.21:
+    # [0, inf]; the same with the classes on axis 0 (TF moves them last).
+    n, q = 4099, 0.75 * M64 / 1000
+    x = np.full((2, n), -1000.0)
+    x[:, 0] = 0.0
+    z = np.zeros((2, n))
+    z[1, [1, 2052, 4000]] = [q, q, -q]
+    if axis == 0:
+        x, z = x.T.copy(), z.T.copy()
+    got = cyloss.nn.softmax_cross_entropy_with_logits(labels=z, logits=x, axis=axis)
+    assert got.tolist() == [0.0, inf]
+    # the second row alone is at offset 0: TF's split there keeps the sum finite
+    alone = cyloss.nn.softmax_cross_entropy_with_logits(labels=z[1:] if axis else z[:, 1:],
+                                                        logits=x[1:] if axis else x[:, 1:],
+                                                        axis=axis)
+    assert alone.tolist() == [1.3482698511467367e+308]

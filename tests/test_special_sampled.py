@@ -171,3 +171,31 @@ def test_true_part_of_dx_in_tf_order(key):
     fin = np.isfinite(np.asarray(dx))
     # the finite element: M - M/6 (exact halves and sixths of M, one rounding each)
     _close(g["inputs"][fin], np.asarray(dx)[fin], dtype, m)
+
+
+def test_logits_in_tf_order_where_rounding_decides():
+    # Huge weights that cancel: the logits' rounding (up to eps * sum |x w| ~
+    # 1e29) decides the softmax. TF forms the true logit as sum(x * w_true) and
+    # the sampled ones by matmul; class 0 is both true and sampled. Row 0's
+    # two logits of class 0 differ by TF's rounding (loss 7.9e28, TF 2.21), the
+    # softmax is one-hot, and dy = 2 times +-max columns of w_0 overflows to
+    # inf - inf = NaN in d/dinputs; equal logits (one order for both) give 0.
+    m = np.finfo(np.float32).max
+    i = np.arange(120.0)
+    x = (np.sin(i * 1.6) * 1e-3).astype(np.float32).reshape(3, 40)
+    w = (np.cos(i * 1.3 + 9) * 1e-3).astype(np.float32).reshape(3, 40)
+    w[0, [6, 14, 26]] = -m
+    w[0, 32] = m
+    w[0, [7, 17]] = 1e30
+    w[0, 12] = -1e30
+    with np.errstate(all="ignore"):
+        got, backward = cyloss.vjp(
+            cyloss.nn.sampled_softmax_loss, w, np.zeros(3, np.float32),
+            np.zeros((3, 1), np.int64), x, 2, 3, remove_accidental_hits=False,
+            sampled_values=(np.array([0, 1]), np.ones((3, 1), np.float32),
+                            np.ones(2, np.float32)))
+        dx = backward(np.array([2.0, 1.0, 1.0], np.float32))["inputs"]
+    # the value is the difference of the two roundings: TF's bits
+    assert got.tolist() == [7.922816251426434e+28, 0.6931471824645996, 0.6931471824645996]
+    assert np.argwhere(np.isnan(dx)).tolist() == [[0, 6], [0, 14], [0, 26], [0, 32]]
+    assert np.all(dx[~np.isnan(dx)] == 0)

@@ -248,3 +248,36 @@ def test_denormal_weights_count_as_absent():
             g = backward()
             assert float(value) == 0.0
             assert not np.any(g["losses"]) and not np.any(g["weights"])
+
+
+def test_none_reduction_forms_dy_times_weight_first():
+    # NONE: TF's upstream of each element is dy * w, formed before the local
+    # derivative: at labels == predictions, sign(0) = 0 times dy * max = inf is
+    # NaN (TF 2.21), where (0 * w) * dy would be 0
+    m = np.finfo(np.float32).max
+    lab = np.array([1.5, 0.25, -2.0], np.float32)
+    pred = np.array([1.5, 0.5, -2.0], np.float32)
+    w = np.array([m, m, 1.0], np.float32)
+    with np.errstate(all="ignore"):
+        _, backward = cyloss.vjp(v1.absolute_difference, lab, pred, weights=w, reduction="none")
+        g = backward(np.array([2.0, 0.5, 3.0], np.float32))
+    check(g["labels"], [nan, -1.7014117331926443e+38, -0.0], np.float32)
+    check(g["predictions"], [nan, 1.7014117331926443e+38, 0.0], np.float32)
+    check(g["weights"], [0.0, 0.125, 0.0], np.float32)
+
+
+def test_weighted_mean_weights_gradient_in_the_dtype():
+    # d/dw of sum(L w) / sum(w): L dy / D + dy ((-S / D) / D), each in float32 as
+    # TF forms it: both overflow (-inf, inf) and add to NaN (TF 2.21); the second
+    # in float64 would stay finite and leave -inf
+    m = np.finfo(np.float32).max
+    x = np.array([-m, 2.0], np.float32)
+    z = np.array([0.9592455, 0.5], np.float32)
+    w = np.array([-0.1486042, 0.0], np.float32)
+    with np.errstate(all="ignore"):
+        value, backward = cyloss.vjp(v1.sigmoid_cross_entropy, z, x, weights=w,
+                                     reduction="weighted_mean")
+        g = backward()
+    check(value, 3.264143e+38, np.float32)
+    check(g["weights"], [nan, inf], np.float32)
+    check(g["logits"], [-0.959245502948761, 0.0], np.float32)

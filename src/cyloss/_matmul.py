@@ -299,6 +299,15 @@ def may_overflow(bound):
     return not bound < _F32_MAX / 4
 
 
+def decides(bound, dtype):
+    """Whether the order of a sum of terms with |term| totals up to `bound`
+    can decide what follows: near float32's range (may_overflow), or where
+    its rounding, up to eps * bound, reaches a unit -- logits whose softmax
+    or sigmoid then rests on the last bits (a probability of 0 or 1 that a
+    huge weight turns into inf or NaN downstream)."""
+    return may_overflow(bound) or not bound * np.finfo(dtype).eps < 1
+
+
 def matmul(x, y, transpose_a=False, transpose_b=False, bounds=None):
     """op(x) @ op(y) as TF's CPU MatMul computes it (2-D, one float dtype):
     BLAS where no partial sum can overflow, else tf_matmul with denormal

@@ -470,9 +470,9 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
     x_max = float(np.max(bounds[:, 0])) if batch else 0.0
     ws_max = float(np.max(np.abs(w_s))) if w_s.size else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        redo_samp = S > 0 and mm.may_overflow(x_max * ws_max * dim)
-        redo_true = batch > 0 and mm.may_overflow(
-            float(np.max(bounds[:, 0] * bounds[:, 1])) * dim)
+        redo_samp = S > 0 and mm.decides(x_max * ws_max * dim, dt)
+        redo_true = batch > 0 and mm.decides(
+            float(np.max(bounds[:, 0] * bounds[:, 1])) * dim, dt)
         if redo_samp:
             samp = ck.flush_denormals(mm.tf_matmul(ck.flush_denormals(x), ck.flush_denormals(w_s),
                                                    transpose_b=True))

@@ -147,7 +147,7 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     chained = kind in _CHAINED
     gscale = 1.0 if none else (1.0 / d if live else 0.0)
     K = _kernels.K.pointwise
-    params = np.array([p1, 0, 0], dtype)
+    params = np.array([p1, 0, 0, 0], dtype)
 
     def factor(dy):
         # TF's div_no_nan(dy, D), the upstream of every weighted loss before
@@ -222,15 +222,17 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
         ones = dy is None or bool(np.all(np.asarray(dy) == 1))
         # chained kinds: the forward pass' gradients are TF's for dy = 1 (the
         # usual case, one pass); another dy runs the kernel again with it, as
-        # do the other kinds where dy / D is flushed to 0 and 1 / D is not (or
-        # the reverse): their gradients are then scaled by that factor
+        # do NONE's (TF's upstream of each element is dy w, formed first: a
+        # product that overflows times a zero derivative is NaN) and the other
+        # kinds where dy / D is flushed to 0 and 1 / D is not (or the
+        # reverse): their gradients are then scaled by that factor
         fq = None if none else factor(dy)
         flip = not chained and not none and (fq == 0) != (f1 == 0)
-        redo = (chained or flip) and (want_a or want_b) and not ones
+        redo = (chained or flip or none) and (want_a or want_b) and not ones
         ga, gb = chained_grads(dy) if redo else (da, db)
         if dy is not None and not chained and not ones and not redo:
-            # elementwise (NONE) or scalar; not in place: the pass' arrays
-            # serve every call of backward
+            # a scalar upstream; not in place: the pass' arrays serve every
+            # call of backward
             ga, gb = (None if g is None else
                       (g.reshape(shape) * dy).astype(dtype, copy=False).reshape(-1)
                       for g in (ga, gb))
@@ -275,9 +277,12 @@ def _weights_grad(raw, s, d, dy, shape, w, reduction, inner=None, fq=None):
             # (dy / D flushed to 0 by TF: 0 times the losses, NaN where inf)
             g = g * (f / d) if fq is None or fq != 0 else g * raw.dtype.type(0)
             if reduction == Reduction.MEAN:
-                # as TF's div_no_nan gradient, divide twice: d * d underflows to
-                # 0 for a denormal d (and Python's float raised ZeroDivisionError)
-                g = g - f * (np.float64(s) / d / d)
+                # TF's div_no_nan gradient, dy ((-S / D) / D) in the dtype (d * d
+                # would underflow for a tiny d; a quotient past the dtype's
+                # max is inf there, and inf - inf NaN against the other term)
+                t = raw.dtype.type
+                g = g + t(f) * ck.flush_denormals(
+                    ck.flush_denormals(-t(s) / t(d)) / t(d))
     return reduce_to(g, w.shape)
 
 

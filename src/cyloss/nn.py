@@ -299,7 +299,11 @@ def sigmoid_cross_entropy_with_logits(ctx, labels=None, logits=None, name=None):
         if gx is not None:
             out["logits"] = _scaled(gx, dy).reshape(x.shape)
         if ctx.wants("labels"):
-            out["labels"] = -x if dy is None else -(x * dy)    # d/dz = -x
+            # d/dz = -x: TF's logits * (-dy), its CPU reading denormal factors
+            # as 0 and flushing a denormal product
+            xf = ck.flush_denormals(x)
+            out["labels"] = -xf if dy is None else ck.flush_denormals(
+                -(xf * ck.flush_denormals(dy)))
         return out
     return value, backward
 

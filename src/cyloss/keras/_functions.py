@@ -86,7 +86,7 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
     def run(w, gscale, da, db, raw=None, tf_rows=False):
         partials = np.empty(n_rows * per, dt)
         K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows,
-                     np.array(params, dt), gscale, None,
+                     np.array(tuple(params) + (0.0,) * (4 - len(params)), dt), gscale, None,
                      None if raw is None else raw.reshape(-1),
                      None if da is None else da.reshape(-1),
                      None if db is None else db.reshape(-1),
@@ -173,22 +173,33 @@ def _mean_absolute_error(ctx, y_true, y_pred):
     return _regression("absolute_difference")(ctx, y_true, y_pred)
 
 
-def _mean_absolute_percentage_error(ctx, y_true, y_pred):
-    v, m, bwd = _regression("mape", scale=100.0, params=(EPSILON, 0, 0))(ctx, y_true, y_pred)
-    if bwd is None or y_true.size == 0 or _shape(*same_rank(y_true, y_pred)).count(0) == 0:
+def _empty_broadcast(v, m, bwd, shape, y_true, y_pred, carried):
+    """TF applies some functions to one argument alone before broadcasting it
+    against the other. When the broadcast is empty, the gradient reaching that
+    argument is an empty sum, 0, which TF still multiplies by those functions'
+    derivatives: 0 * inf or 0 * NaN is NaN. `shape` is the broadcast shape;
+    `carried[name](array)` gives that gradient (zeros and NaNs) for a non-empty
+    argument, and backward adds it."""
+    arrays = {"y_true": y_true, "y_pred": y_pred}
+    if bwd is None or 0 not in shape or \
+            all(arrays[name].size == 0 for name in carried):
         return v, m, bwd
 
     def backward(dvalues):
-        # an empty broadcast against a non-empty y_true: TF's chain still takes
-        # abs(y_true)'s gradient, its empty sum 0 times sign(y_true) -- NaN
-        # where y_true is NaN
         out = bwd(dvalues)
-        if out.get("y_true") is not None:
-            yt = ck.flush_denormals(y_true)
-            with np.errstate(invalid="ignore"):
-                out["y_true"] = out["y_true"] + yt.dtype.type(0) * np.sign(yt)
+        with np.errstate(all="ignore"):
+            for name, chain in carried.items():
+                if out.get(name) is not None and arrays[name].size:
+                    out[name] = out[name] + chain(ck.flush_denormals(arrays[name]))
         return out
     return v, m, backward
+
+
+def _mean_absolute_percentage_error(ctx, y_true, y_pred):
+    v, m, bwd = _regression("mape", scale=100.0, params=(EPSILON, 0, 0))(ctx, y_true, y_pred)
+    # TF's chain takes abs(y_true)'s gradient: 0 * sign(y_true)
+    return _empty_broadcast(v, m, bwd, _shape(*same_rank(y_true, y_pred)), y_true, y_pred,
+                            {"y_true": lambda yt: yt.dtype.type(0) * np.sign(yt)})
 
 
 def _mean_squared_logarithmic_error(ctx, y_true, y_pred):
@@ -208,7 +219,39 @@ def _log_cosh(ctx, y_true, y_pred):
 
 
 def _poisson(ctx, y_true, y_pred):
-    return _elementwise(ctx, "poisson", y_true, y_pred, params=(EPSILON, 0, 0))
+    v, m, bwd = _elementwise(ctx, "poisson", y_true, y_pred, params=(EPSILON, 0, 0))
+    shape = _shape(y_true, y_pred)
+    if bwd is not None and 0 not in shape and y_pred.shape != shape:
+        bwd = _poisson_broadcast(bwd, y_true, y_pred, shape)
+    # TF's chain takes log(y_pred + eps)'s gradient: 0 * reciprocal(y_pred + eps)
+    return _empty_broadcast(
+        v, m, bwd, shape, y_true, y_pred,
+        {"y_pred": lambda p: p.dtype.type(0) / ck.flush_denormals(p + p.dtype.type(EPSILON))})
+
+
+def _poisson_broadcast(bwd, y_true, y_pred, shape):
+    """Poisson's backward for a y_pred broadcast against y_true. TF takes
+    log(y_pred + eps) on y_pred alone, so its gradient adds the broadcast
+    products first and multiplies by the reciprocal after: with g = dv / k
+    (the mean's), d/dy_pred = sum(g) + sum(-g y_true) / (y_pred + eps), each
+    sum over the broadcast in TF's order and every result flushed as TF's CPU
+    does (where terms near the max overflow, this order decides)."""
+    fz = ck.flush_denormals
+
+    def backward(dvalues):
+        out = bwd(dvalues)
+        if out.get("y_pred") is None:
+            return out
+        t = y_pred.dtype.type
+        dv = np.ones(shape[:-1], y_pred.dtype) if dvalues is None else \
+            np.asarray(dvalues, y_pred.dtype).reshape(shape[:-1])
+        with np.errstate(all="ignore"):
+            g = fz(np.broadcast_to(dv[..., None], shape) / t(shape[-1]))
+            dlog = fz(ck.reduce_to(fz((-g) * fz(np.broadcast_to(y_true, shape))), y_pred.shape))
+            r = fz(t(1) / fz(fz(y_pred) + t(EPSILON)))
+            out["y_pred"] = fz(ck.reduce_to(g, y_pred.shape) + fz(dlog * r))
+        return out
+    return backward
 
 
 def _kl_divergence(ctx, y_true, y_pred):
@@ -297,7 +340,7 @@ def _binary_focal_crossentropy(ctx, y_true, y_pred, apply_class_balancing=False,
     if apply_class_balancing and a < 0:
         raise ValueError(f"alpha must be >= 0 with apply_class_balancing, got {alpha}")
     kind = "focal_logits" if from_logits else "focal"
-    params = (EPSILON, float(gamma), a)
+    params = (EPSILON, float(gamma), a, 1.0 - a)      # (1 - alpha in double, as Keras)
     v, m, bwd = _elementwise(ctx, kind, z, y_pred, axis=axis, params=params)
     return v, m, _chain_true(bwd, chain)
 
@@ -350,7 +393,36 @@ def _categorical_focal_crossentropy(ctx, y_true, y_pred, alpha=0.25, gamma=2.0,
             if out.get(name) is not None:
                 out[name] = ck.reduce_to(out[name], own.shape)
         return out
-    return values, mask, backward
+    return _empty_broadcast(values, mask, backward, shape, y_true, y_pred, {"y_pred": lambda p: (
+        _focal_zero_chain(p, _axis(axis, max(p.ndim, 1)), float(gamma), alpha_arr, from_logits))})
+
+
+def _focal_zero_chain(x, axis, gamma, alpha, from_logits):
+    """TF's gradient of categorical focal cross-entropy w.r.t. y_pred (denormals
+    flushed) when the sum from the broadcast is 0: Keras normalizes, clips,
+    takes the log and the focal power on y_pred alone, so 0 goes back through
+    their derivatives -- NaN where a row's sum is 0 or not finite."""
+    t = x.dtype.type
+    eps, zero = t(EPSILON), t(0)
+    flush = ck.flush_denormals
+    if x.ndim == 0:
+        x, axis = x.reshape(1), 0
+    q = x
+    if from_logits:
+        e = flush(np.exp(x - x.max(axis, keepdims=True)))
+        q = flush(e / e.sum(axis, keepdims=True))
+    s = flush(q.sum(axis, keepdims=True))
+    p = flush(q / s)
+    pc = np.clip(p, eps, 1 - eps)
+    m = (1 - pc) ** t(gamma)
+    dm = ck.reduce_to(zero * np.broadcast_to(alpha, np.broadcast_shapes(m.shape, alpha.shape)),
+                      m.shape)
+    dpc = zero / pc - dm * t(gamma) * (1 - pc) ** t(gamma - 1)
+    dp = np.where((p < eps) | (p > 1 - eps), zero, dpc)
+    dq = dp / s + (dp * (-q / s / s)).sum(axis, keepdims=True)
+    if from_logits:
+        dq = (dq - (dq * q).sum(axis, keepdims=True)) * q
+    return dq
 
 
 class _Renamed:
