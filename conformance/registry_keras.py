@@ -306,10 +306,15 @@ def _model_bce(case, focal=False):
                            np.where(aq > 0, g * abs(g - 1) * aq ** (g - 2),
                                     np.inf * (g not in (0.0, 1.0))))
                 wb = np.abs(z * al + (1 - z) * (1 - al)) if bal else np.ones_like(z)
+                # the class weight's own rounding: its two products (alpha and
+                # 1 - alpha in the dtype too) and the sum, absolute -- large
+                # against w where the two cancel (z just below 0 with alpha 0.9)
+                Tw = (2 * np.abs(z * al) + 3 * np.abs((1 - z) * (1 - al)) + wb) if bal \
+                    else np.zeros_like(z)
                 e = (z * al + (1 - z) * (1 - al) if bal else 1) * F * b
                 TF_ = dF * Tq + F * (2 + g * np.abs(np.log(np.where(aq > 0, aq, 1))))
                 Te = wb * (TF_ * np.abs(b) + F * Tb + 3 * np.abs(F * b)) + (
-                    n * np.abs(e) if bal else 0)
+                    n * np.abs(e) if bal else 0) + Tw * np.abs(F * b)
                 s2 = np.abs(2 * z - 1)
                 sg = p * (1 - p) if logits else 1.0      # sigmoid' (the p_t path only)
                 loc_p = wb * (dF * s2 * np.abs(b) * sg + F * db)
@@ -319,14 +324,16 @@ def _model_bce(case, focal=False):
                 tloc_p = wb * ((ddF * Tq * s2 * np.abs(b) + dF * s2 * Tb) * sg
                                + dF * s2 * np.abs(b) * sg * (3 + n * np.abs(xf))
                                + 2 * dF * (az + a1z) * np.abs(b) * sg
-                               + TF_ * db + F * tdb) + loc_p * 4
+                               + TF_ * db + F * tdb) + loc_p * 4 + Tw * (
+                    dF * s2 * np.abs(b) * sg + F * db)
                 s2p = np.abs(2 * p - 1)
                 dz_ = wb * (dF * s2p * np.abs(b) + F * dbz) + (
                     np.abs(2 * al - 1) * F * np.abs(b) if bal else 0)
                 tdz_ = wb * (ddF * Tq * s2p * np.abs(b) + dF * (s2p * Tb + np.abs(b) * (
                     2 + ap * relp)) + 2 * dF * (np.abs(p) + np.abs(1 - p)) * np.abs(b)
                     + TF_ * dbz + F * tdbz) + dz_ * 4 + (
-                    np.abs(2 * al - 1) * (TF_ * np.abs(b) + F * Tb) if bal else 0)
+                    np.abs(2 * al - 1) * (TF_ * np.abs(b) + F * Tb) if bal else 0) + Tw * (
+                    dF * s2p * np.abs(b) + F * dbz)
                 dz, tdz = abs(1 - ls) * dz_, abs(1 - ls) * tdz_
             py = (loc_p, tloc_p)
         L = np.mean(e, axis=ax) if cn else np.sum(e, axis=ax) * np.nan

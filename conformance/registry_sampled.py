@@ -177,7 +177,9 @@ def sampled_scale(entry, case, dy, ref):
     y[:, :nt] = 1.0 / nt
     with np.errstate(all="ignore"):
         if nce:
-            p = 1 / (1 + np.exp(-logits))
+            # (a NaN logit -- its float64 terms overflow to both signs -- may be
+            # any number on TF's side: p up to 1, with its error lerr at the max)
+            p = np.where(np.isnan(logits), 1.0, 1 / (1 + np.exp(-logits)))
             gmag = y + _mul0(p, 1 + lerr)
             lossmag = (np.maximum(logits, 0) + np.abs(_mul0(y, logits))
                        + np.log1p(np.exp(-np.abs(logits))))
@@ -185,6 +187,7 @@ def sampled_scale(entry, case, dy, ref):
             m = np.max(logits, axis=1, keepdims=True) if logits.size else logits
             e = np.exp(logits - m)
             p = e / e.sum(axis=1, keepdims=True)
+            p = np.where(np.isnan(p), 1.0, p)           # (as for NCE)
             # the others' logit errors move p_k through the normalization; a
             # column whose probability is exactly 0 (exp underflowed: an
             # accidental hit, as a rule) moves nothing

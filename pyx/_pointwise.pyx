@@ -329,7 +329,10 @@ cdef inline real focal(real z, real p, real eps, real gm, real alpha, real alpha
     cdef real L = focal_factor(z, p, b, gm, alpha, alpha_c, g, &gb, &gpt, &dw)
     bce_grad(z, p, eps, hi, c, lc, l1, gb, &dbp, &dbz)
     dp[0] = (gpt * z + -(gpt * (one - z))) + dbp
-    dz[0] = ((gpt * p + -(gpt * (one - p))) + dbz) + dw
+    # TF adds z's gradients in the order of its uses from the last back (one
+    # AddN, left to right): the class weight's two (dw), bce's z log c, p_t's
+    # z p, bce's 1 - z, p_t's 1 - z -- which decides inf + -inf = NaN
+    dz[0] = (((dw + (-gb) * lc) + gpt * p) + -((-gb) * l1)) + -(gpt * (one - p))
     return L
 
 
@@ -363,7 +366,7 @@ cdef inline real focal_logits(real z, real x, real gm, real alpha, real alpha_c,
     dp = gpt * z + -(gpt * (one - z))
     ge = (gb * (one / (one + e))) * e
     dx[0] = (((gb if pos else zero) + (-gb) * z) + (-ge if pos else ge)) + (dp * p) * (one - p)
-    dz[0] = ((gpt * p + -(gpt * (one - p))) + (-gb) * x) + dw
+    dz[0] = ((dw + (-gb) * x) + gpt * p) + -(gpt * (one - p))     # TF's order (see focal)
     return L
 
 

@@ -215,3 +215,21 @@ def test_class_against_tf(case):
         _close(g["y_true"], dyt, dt)
     if dsw is not None:
         _close(g["sample_weight"], dsw, dt)
+
+
+@pytest.mark.parametrize("kw, yt, yp, dy, dyt, dyp", [
+    (dict(gamma=1.0), [[0.10642056]], [[-3.4028235e38]], [0.5], [-inf], [0.6751055717468262]),
+    (dict(gamma=1.0, apply_class_balancing=True, alpha=0.3), [[0.9340706], [0.25]],
+     [[3.4028235e38], [-1.7014117e38]], [-0.7, 3.0], [-inf, nan],
+     [0.20846520364284515, 3.6265711784362793]),
+])
+def test_focal_label_gradient_in_tf_order(kw, yt, yp, dy, dyt, dyp):
+    # y_true's gradient adds its uses' terms as TF's AddN does: the class
+    # weight's two, bce's z log c, p_t's z p, bce's 1 - z, p_t's 1 - z, left to
+    # right; near the max, p_t's two first would give inf + -inf = NaN where TF
+    # has -inf (TF 2.21 / Keras 3.15, float32)
+    with np.errstate(all="ignore"):
+        _, bwd = cyloss.vjp(ck.binary_focal_crossentropy, np.array(yt, f32), np.array(yp, f32), **kw)
+        g = bwd(np.array(dy, f32))
+    _close(g["y_true"].ravel(), dyt, f32)
+    _close(g["y_pred"].ravel(), dyp, f32)
