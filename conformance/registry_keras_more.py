@@ -217,7 +217,8 @@ def _e_logcosh(c):
 
 
 def _hinge_t(c):
-    y = c.y
+    # (Keras tests the labels as given: a NaN or inf label is not binary)
+    y = np.asarray(c.y_raw, np.float64)
     binary = bool(np.all((np.abs(y) < c.y_tiny) | (y == 1))) if y.size else True
     return (2 * c.yb - 1, 2.0) if binary else (c.yb, 1.0)
 

@@ -218,9 +218,11 @@ def _m_sigmoid(z, x, n, ls):
     # finite z, however large: z then adds no error (|x| |z| would overflow)
     cz = 0.0 if ls == 1 else 1 + ls
     # (|x| |z| first: at x = 0 a huge z adds nothing, where |z| (1 + ls)
-    # alone would overflow to inf and 0 * inf make the scale NaN)
+    # alone would overflow to inf and 0 * inf make the scale NaN; nothing at
+    # all at ls = 1, where |x| |z| itself may overflow)
+    xz = np.abs(x) * np.abs(z) * cz if cz else 0.0
     T = (2 * (np.maximum(x, 0) + np.abs(x * zs) + lg)
-         + np.abs(x) * np.abs(z) * cz + np.abs(x) * ls + n * np.abs(L))
+         + xz + np.abs(x) * ls + n * np.abs(L))
     dx = (x >= 0) + np.abs(zs) + e / (1 + e)
     dz = np.abs(x) * abs(1 - ls if ls > 0 else 1)
     return L, T, {"p": (dx, dx + np.abs(z) * ls), "l": (dz, np.abs(x) * (1 + ls))}
