@@ -230,12 +230,13 @@ cdef inline real clip_(real x, real lo, real hi) noexcept nogil:
 
 cdef inline real pow_(real x, real g) noexcept nogil:
     # x^g for Keras' focal factors: exact products for small integer |g| (TF's
-    # pow is correctly rounded there), else exp(g log x) in a wider type, so that
-    # g log x (up to ~700 |g|) keeps the result's relative error near the
-    # dtype's rounding, as TF's (Eigen's) pow: float in double, double in long
-    # double (libm's pow would raise the wheel's glibc floor; expl and logl do
-    # not). x >= 0 in valid inputs; at -inf C's pow (TF's): +inf for g > 0, +0
-    # for g < 0 (x < 0 otherwise: NaN, as C's)
+    # pow is correctly rounded there), else exp(g log x). Its relative error is
+    # about |g log x| eps: in the dtype while |g log x| < 4, else in a wider
+    # type (g log x reaches ~700 |g| near the max), so the result stays near
+    # the dtype's rounding, as TF's (Eigen's) pow: float in double, double in
+    # long double (libm's pow would raise the wheel's glibc floor; expl and
+    # logl do not). x >= 0 in valid inputs; at -inf C's pow (TF's): +inf for
+    # g > 0, +0 for g < 0 (x < 0 otherwise: NaN, as C's)
     cdef real r = 1
     cdef int i, n
     if -8 <= g <= 8 and g == <int>g:      # range first: <int> of NaN or 1e30 is undefined
@@ -245,6 +246,9 @@ cdef inline real pow_(real x, real g) noexcept nogil:
         return r if n >= 0 else (<real>1) / r
     if x == -INFINITY:
         x = INFINITY
+    cdef real t = g * log_(x)
+    if -4 < t < 4:      # (the dtype's own rounding of t then costs a few eps at most)
+        return exp_(t)
     if real is float:
         return <float>cyl_expd(<double>g * cyl_logd(<double>x))
     else:
