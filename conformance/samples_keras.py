@@ -218,8 +218,11 @@ class KerasNarrowing:
     where float64 has a number or NaN). Such a case (`wide_reference`) is
     compared with TF computing in float64 (the class built with
     dtype="float64", the precision cyloss computes dtype=None float64 data
-    in): no narrowing. Not with `always` (Keras' ctc computes float32 even
-    under dtype="float64": the overflow rule of registry.Narrowing stays)."""
+    in): no narrowing. With `always` (Keras' ctc computes float32 even under
+    dtype="float64") the wide reference still has the sample weights and the
+    reduction in float64 (a weight near float32's maximum would flush
+    float32's dy / sum(w) to 0), and the narrowing, with the overflow rule
+    of registry.Narrowing, stays for the ctc inside."""
     outputs: tuple
     to: str = "float32"
     reason: str = ("Keras converts inputs to its dtype (floatx = float32 when dtype=None) and "
@@ -234,11 +237,11 @@ class KerasNarrowing:
     def wide_reference(self, case):
         """A narrowed case whose terms overflow float32: TF's reference is
         computed with dtype="float64" (see the class docstring)."""
-        return (not self.always and self.overflows is not None and self._narrowed(case)
-                and bool(self.overflows(case)))
+        return (self.overflows is not None and self._narrowed(case)
+                and case.options.get("dtype") is None and bool(self.overflows(case)))
 
     def applies(self, case):
-        return self._narrowed(case) and not self.wide_reference(case)
+        return self._narrowed(case) and (self.always or not self.wide_reference(case))
 
 
 CLASS_KEYS = {}      # key of every class_entry -> its KerasNarrowing

@@ -8,6 +8,7 @@ cdef extern from "_vec.h" nogil:
     const int CYL_BLOCK_ROWS
     float cyl_expf(float x)
     double cyl_expd(double x)
+    double cyl_tf_expd(double x, int mode)
     float cyl_logf(float x)
     double cyl_logd(double x)
     float cyl_log1pf(float x)

@@ -7,7 +7,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 from _types cimport real
 from _math cimport (exp_, log_, log1p_, relu_, fabs_, rowsum, pt_sigmoid_xent, pow_, clip_,
-                    daz_, tfsum)
+                    daz_, tfsum, cyl_tf_expd)
 
 cdef Py_ssize_t BLOCK = 4096
 WEIGHTED_BLOCK = BLOCK    # for the callers' scratch sizes
@@ -187,7 +187,8 @@ cdef enum:
     K_BCE = 14          # -(a log c + (1 - a) log(1 - c)), c = clip(b, eps, 1 - eps)
     K_FOCAL = 15        # binary focal on probabilities: p2 = gamma, p3 = alpha (< 0: no balancing),
                         # p4 = 1 - alpha as Keras rounds it (in double, then to the dtype)
-    K_FOCAL_LOGITS = 16 # the same on sigmoid(b), its bce term from the logits (Keras)
+    K_FOCAL_LOGITS = 16 # the same on sigmoid(b), its bce term from the logits (Keras);
+                        # p1 = which exp (float64): 0 cyloss', 1 TF's packets', 2 its tail's
     K_KHUBER = 17       # |e| <= d ? e^2/2 : d|e| - d^2/2 (Keras' where(), p1 = d)
 
 KINDS = {"identity": K_IDENTITY, "absolute_difference": K_ABSDIFF,
@@ -337,7 +338,7 @@ cdef inline real focal(real z, real p, real eps, real gm, real alpha, real alpha
 
 
 cdef inline real focal_logits(real z, real x, real gm, real alpha, real alpha_c, real g,
-                              real *dx, real *dz) noexcept nogil:
+                              int emode, real *dx, real *dz) noexcept nogil:
     # Keras' binary focal crossentropy from logits: p = sigmoid(x) in the focal
     # factor, but the bce term is sigmoid_cross_entropy_with_logits(z, x) (Keras
     # tags sigmoid's output with its logits and the backend takes that path):
@@ -360,7 +361,13 @@ cdef inline real focal_logits(real z, real x, real gm, real alpha, real alpha_c,
     cdef real xs = x
     if real is float:
         xs = <real>16.6355324 if x > <real>16.6355324 else x
-    cdef real ex = exp_(xs)
+    # (float64: emode 1 or 2 takes the exp of TF's packets or of its tail,
+    # for the few x where that decides p = 1: _vec.h cyl_tf_expd)
+    cdef real ex
+    if real is float:
+        ex = exp_(xs)
+    else:
+        ex = cyl_tf_expd(xs, emode)
     cdef real p = one if ex == <real>INFINITY else ex / (one + ex)
     cdef real L = focal_factor(z, p, b, gm, alpha, alpha_c, g, &gb, &gpt, &dw)
     dp = gpt * z + -(gpt * (one - z))
@@ -565,7 +572,7 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
     elif kind_t is TFocal:
         return focal(a, b, p1, p2, p3, p4, g, db, da)
     elif kind_t is TFocalLogits:
-        return focal_logits(a, b, p2, p3, p4, g, db, da)
+        return focal_logits(a, b, p2, p3, p4, g, <int>p1, db, da)
     else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
         e = b - a
         ae = fabs_(e)

@@ -160,6 +160,39 @@ static inline double cyl_expnegd(double x)
     return x < lo ? 0.0 : res;
 }
 
+/* exp(x) as TF's float64 CPU kernels compute it where the last bit decides
+ * (tf.sigmoid's e^x / (1 + e^x) is exactly 1 or not for x in about
+ * [36.7, 37.5]): TF evaluates whole packets of 4 with Eigen's vector exp and
+ * the last n % 4 elements of the tensor with the C library's exp. The packet
+ * one, lane by lane: n = floor(x log2(e) + 1/2), r = x - n C1 - n C2 (ln 2 in
+ * two parts), the cephes rational approximation exp(r) = 1 + 2 r P(r^2) /
+ * (Q(r^2) - r P(r^2)), times 2^n; every multiply-add rounds twice (TF's
+ * wheels are built without FMA; so is cyloss). Matched bit for bit with TF
+ * 2.21's tf.sigmoid over [36, 38.5] (tests/test_special_kerasxent.py).
+ * `mode`: 0 cyloss' exp, 1 the packet exp, 2 the C library's. */
+static inline double cyl_eigen_packet_expd(double x)
+{
+    if (!(x >= -745.519))
+        return x != x ? x : 0.0;        /* NaN, or below the range: 0 */
+    double c = x > 709.784 ? 709.784 : x;
+    double n = floor(1.4426950408889634073599 * c + 0.5);
+    double r = c - n * 0.693145751953125;
+    r = r - n * 1.42860682030941723212e-6;
+    double r2 = r * r;
+    double pp = 1.26177193074810590878e-4 * r2 + 3.02994407707441961300e-2;
+    pp = (pp * r2 + 9.99999999999999999910e-1) * r;
+    double q = 3.00198505138664455042e-6 * r2 + 2.52448340349684104192e-3;
+    q = q * r2 + 2.27265548208155028766e-1;
+    q = q * r2 + 2.00000000000000000009e0;
+    double e = ldexp(2.0 * (pp / (q - pp)) + 1.0, (int)n);
+    return e > x ? e : x;               /* max(e, x): inf at x = inf */
+}
+
+static inline double cyl_tf_expd(double x, int mode)
+{
+    return mode == 1 ? cyl_eigen_packet_expd(x) : (mode == 2 ? exp(x) : cyl_expd(x));
+}
+
 /* ------------------------------------------------------------------ log --
  * x = 2^e * m with m in [sqrt(1/2), sqrt(2)); f = m - 1 (exact), s = f/(2+f):
  * log(m) = 2 atanh(s) = 2s + 2s*R(s^2),  R = s^2/3 + s^4/5 + ...

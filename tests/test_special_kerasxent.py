@@ -97,6 +97,25 @@ CASES = [
      "0 / (y_pred + eps) = NaN at NaN and at -eps",
      "poisson", np.zeros((3, 0)), [[nan], [-1e-7], [2.0]], {}, None, f32,
      [nan, nan, nan], [[nan], [nan], [0.0]], np.zeros((3, 0))),
+    ("categorical focal from logits under a 1.9e305 upstream: TF's g y / c with "
+     "c = 4.6e-7 overflows, then inf - inf = NaN in the division's and softmax's sums",
+     "categorical_focal_crossentropy", [[0.31808271, 0.68191729], [0.5, 0.5]],
+     [[-6.83043564, -21.41490079], [1., 2.]], dict(from_logits=True), [1.9e305, 1.9e305], f64,
+     [2.4863475119820135, 0.09056579511498153],
+     [[nan, nan], [-1.699677283901673e+304, 1.699677283901673e+304]],
+     [[4.7297141916368093e+285, 6.9276147445474315e+305],
+      [3.3338744412040785e+304, 1.076257731652198e+303]]),
+    ("focal from float64 logits near 36.8, gamma 0: TF's sigmoid is exactly 1 (then "
+     "0 * inf = NaN) or 1 - 2^-53 by the last bit of its exp, Eigen's in the packets "
+     "of 4 (elements 0-3), the C library's in the tail (4-5)",
+     "binary_focal_crossentropy", [[1., 1., 0.5, 1., 1., 1.]],
+     [[36.738893472336805, 36.78026950673767, 36.75658141453536, 36.78720718017951,
+       36.761331533288335, 36.80870771769294]], dict(from_logits=True, gamma=0.0), None, f64,
+     [3.06304845121128],
+     [[nan, -1.7716611422771288e-17, 0.08333333333333331, -1.7594124735828315e-17,
+       -1.8055325293492133e-17, nan]],
+     [[nan, -6.130044917789611, -6.12609690242256, -6.131201196696584, -6.126888588881389,
+       nan]]),
     ("categorical focal against an empty y_true: TF normalizes y_pred alone, "
      "0 / 0 and inf / inf rows are NaN",
      "categorical_focal_crossentropy", np.zeros((4, 0, 3)),

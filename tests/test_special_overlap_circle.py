@@ -86,3 +86,35 @@ def test_circle_denormal_loss_is_zero(cls):
         check(got, 0.0, np.float32)
     else:
         check(K.circle(labels, P, gamma=600.0), [0.0] * 4, np.float32)
+
+
+def test_circle_identical_embeddings_take_tf_product_bits():
+    # a unit embedding twice, under two labels: 1 - e.e is -2.2e-16 in TF's
+    # product (Eigen's order), so max(., 0) sends no gradient to either pair
+    # and it is 0; in another order e.e rounds to 1, the pairs sit on the
+    # kink's other side and the gradient is about 18
+    e = np.array([0.04658200870091447, 0.15023102806120567, -0.32612506091592747, 0.050317009398564115,
+                  0.24223204524580128, -0.05885001099241803, -0.1603770299563471, 0.1487920277924191,
+                  0.05013100936382173, 0.17720303309922605, -0.0682830127543803, -0.2930990547470983,
+                  -0.021760004064486263, -0.08818401647162943, 0.15335702864510198, 0.03830000715394411,
+                  -0.322577060253207, -0.23640004415645918, 0.17481103265243142, 0.13445602511463992,
+                  -0.12663802365433874, -0.00020700003866491983, 0.0881330164621033,
+                  0.09264901730563362, 0.17331803237355836, 0.05073200947608074, -0.01875700350356474,
+                  -0.0511990095633103, 0.20882303900543264, -0.4452120831598372, -0.027426005122821697,
+                  0.006527001219159091, -0.2819300526608737])
+    value, g = vjp(K.circle, np.array([1, 2]), np.stack([e, e]), gamma=10.0,
+                   remove_diagonal=False, dy=None)
+    check(value, [6.801113155360466] * 2, np.float64)
+    check(g["y_pred"], np.zeros((2, 33)), np.float64)
+
+
+def test_circle_flushes_each_product_of_the_gradient():
+    # the diagonal pair's upstream is 1.9e-38 (normal): times pd = 0.4 it is
+    # a denormal, flushed in TF before the factor -gamma, so that term is 0 and
+    # d dist is the other term alone (6e-37), not the 4e-44 left of two
+    P = np.array([[1, 0], [0, 1], [0, 1]], np.float32)
+    value, g = vjp(K.circle, np.array([0, 0, 1]), P, remove_diagonal=False,
+                   dy=np.array([1e-3, 1, 1], np.float32))
+    check(value, [54.40000534057617, 134.40000915527344, 54.40000534057617], np.float32)
+    check(g["y_pred"], [[-1.1550961087030074e-36, -160.16000366210938],
+                        [-160.16000366210938, 320.0], [0.0, 320.0]], np.float32)

@@ -195,3 +195,40 @@ def test_depth_blocks(monkeypatch, l1, K, f32, blocks):
     monkeypatch.setattr(mm, "_l1_bytes", lambda: l1)
     assert mm._depth_blocks(K, 64, 64, f32) == blocks
     assert mm._depth_blocks(40, 40, 40, f32) == [(0, 40)]     # all below 48
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(9, 40, 13), (64, 300, 11), (2, 33, 2), (1, 20, 5), (6, 1, 3)])
+def test_chosen_outputs_in_tf_order(dt, shape):
+    # each chosen output is the one tf_matmul gives (every region's order:
+    # columns 0..N8, the even/odd and the mod-4 classes, several depth blocks)
+    M, K, N = shape
+    x, y = operands(5, dt, M, K, N, False, False, 0.2)
+    full = mm.tf_matmul(x, y)
+    i, j = np.divmod(np.random.default_rng(1).permutation(M * N)[:max(1, M * N // 2)], N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert same(mm.tf_matmul_at(x, y, i, j).astype(np.float64),
+                    full[i, j].astype(np.float64))
+
+
+def test_outputs_near_a_kink_take_tf_bits():
+    # e.e of a unit vector: 1 in one order, 1 + 2^-52 or 1 - 2^-53 in another
+    # (a few draws of e find one where the two orders differ)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        e = rng.standard_normal(33)
+        e /= np.linalg.norm(e)
+        x = np.stack([e, e, np.roll(e, 3)])
+        z = x @ x.T
+        if z[0, 0] != mm.tf_matmul(x, x.T.copy())[0, 0]:
+            break
+    else:
+        pytest.fail("no draw where BLAS and TF round e.e differently")
+    t = mm.tf_matmul(x, x.T.copy())
+    got = mm.near_in_tf_order(z, x, x.T, (1.0,))
+    # the outputs near 1 (the e.e pairs) take TF's bits, the others stay
+    near = np.abs(t - 1) < 1e-12
+    assert np.array_equal(got[near], t[near]) and not np.array_equal(z[near], t[near])
+    assert np.array_equal(got[~near], z[~near])
+    assert got is not z and np.array_equal(z, x @ x.T)      # z untouched
+    assert mm.near_in_tf_order(z, x, x.T, (5.0,)) is z       # nothing near 5

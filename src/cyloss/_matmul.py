@@ -88,6 +88,26 @@ class _Terms:
         return s + self.rounded(rows, cols, k)
 
 
+class _Pairs(_Terms):
+    """The terms x[i_n, k] * y[k, j_n] of chosen outputs n = 0, 1, ... (one
+    vector; the orders' rows and columns are ignored: the caller has picked
+    the outputs of one region)."""
+
+    def __init__(self, x, y, i, j, fused):
+        super().__init__(x[i], y[:, j], fused)
+
+    def zeros(self, rows, cols):
+        return np.zeros(self.x.shape[0], self.dt)
+
+    def _exact(self, rows, cols, k):
+        return self.x[:, k].astype(np.float64) * self.y[k].astype(np.float64)
+
+    def rounded(self, rows, cols, k):
+        if self.fused:
+            return self._exact(rows, cols, k).astype(self.dt)
+        return self.x[:, k] * self.y[k]
+
+
 def _seq(t, rows, cols, k0, k1):
     s = t.zeros(rows, cols)
     for k in range(k0, k1):
@@ -226,25 +246,32 @@ def _depth_blocks(K, M, N, f32):
     return [b for k0 in range(0, K, kc) for b in _sgemm_blocks(k0, min(K, k0 + kc))]
 
 
+def _regions(M, N, fused):
+    """The output regions of the tensor contraction and each one's order."""
+    if fused:
+        return [(slice(0, M), slice(0, N), _seq)]
+    N8, N2, M4 = N // 8 * 8, N // 2 * 2, M // 4 * 4
+    regions = [(slice(0, M), slice(0, N8), _seq),
+               (slice(0, M4), slice(N8, N2), _even_odd),
+               (slice(M4, M), slice(N8, N2), _seq)]
+    if N % 2:
+        regions += [(slice(0, M4), slice(N - 1, N), _mod4),
+                    (slice(M4, M), slice(N - 1, N), _seq)]
+    return [r for r in regions if r[0].stop > r[0].start and r[1].stop > r[1].start]
+
+
+def _blocked(order, t, rows, cols, blocks):
+    total = order(t, rows, cols, *blocks[0])
+    for k0, k1 in blocks[1:]:
+        total = total + order(t, rows, cols, k0, k1)
+    return total
+
+
 def _contraction(t, M, K, N):
     blocks = _depth_blocks(K, M, N, t.fused)
-    if t.fused:
-        regions = [(slice(0, M), slice(0, N), _seq)]
-    else:
-        N8, N2, M4 = N // 8 * 8, N // 2 * 2, M // 4 * 4
-        regions = [(slice(0, M), slice(0, N8), _seq),
-                   (slice(0, M4), slice(N8, N2), _even_odd),
-                   (slice(M4, M), slice(N8, N2), _seq)]
-        if N % 2:
-            regions += [(slice(0, M4), slice(N - 1, N), _mod4),
-                        (slice(M4, M), slice(N - 1, N), _seq)]
     out = np.zeros((M, N), t.dt)
-    for rows, cols, order in regions:
-        if rows.stop > rows.start and cols.stop > cols.start:
-            total = order(t, rows, cols, *blocks[0])
-            for k0, k1 in blocks[1:]:
-                total = total + order(t, rows, cols, k0, k1)
-            out[rows, cols] = total
+    for rows, cols, order in _regions(M, N, t.fused):
+        out[rows, cols] = _blocked(order, t, rows, cols, blocks)
     return out
 
 
@@ -327,4 +354,51 @@ def matmul(x, y, transpose_a=False, transpose_b=False, bounds=None):
                                          transpose_a, transpose_b))
 
 
-__all__ = ["matmul", "tf_matmul", "may_overflow"]
+def tf_matmul_at(x, y, i, j):
+    """(x @ y)[i, j] for 2-D x, y of one dtype and index vectors i, j, each
+    output added in TF's order as tf_matmul adds it (only the chosen
+    outputs' terms are formed, where the product is a tensor contraction)."""
+    M, K = x.shape
+    N = y.shape[1]
+    if min(M, K, N) <= 1 or len(i) == 0:
+        return tf_matmul(x, y)[i, j]
+    fused = x.dtype == np.float32
+    blocks = _depth_blocks(K, M, N, fused)
+    out = np.empty(len(i), x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows, cols, order in _regions(M, N, fused):
+            sel = ((i >= rows.start) & (i < rows.stop) & (j >= cols.start) & (j < cols.stop))
+            if sel.any():
+                out[sel] = _blocked(order, _Pairs(x, y, i[sel], j[sel], fused), None, None,
+                                    blocks)
+    return out
+
+
+def near_in_tf_order(z, x, y, values):
+    """z = x @ y (2-D, from BLAS or any order), with every output that lies
+    within two orders' rounding of one of `values` added again in TF's
+    order: there a comparison (a kink of max, a select) that follows the
+    product decides by the last bits, and TF's bits decide it. The rounding
+    of a sum of K products is at most K eps sum_k |x_ik y_kj| <= K eps
+    |x_i| |y_j| (Cauchy-Schwarz); outputs whose bound is not finite are left
+    (their inputs are not finite: no rounding decides them)."""
+    if z.ndim != 2 or x.ndim != 2 or y.ndim != 2 or z.size == 0:
+        return z
+    K = x.shape[1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        nx = np.sqrt(np.sum(np.square(x, dtype=np.float64), axis=1))
+        ny = np.sqrt(np.sum(np.square(y, dtype=np.float64), axis=0))
+        bound = (2.0 * K * float(np.finfo(z.dtype).eps)) * np.outer(nx, ny)
+        zz = z.astype(np.float64)
+        near = np.zeros(z.shape, bool)
+        for v in values:
+            near |= np.abs(zz - float(v)) <= bound
+    if not near.any():
+        return z
+    i, j = np.nonzero(near)
+    z = z.copy()
+    z[i, j] = flush_denormals(tf_matmul_at(flush_denormals(x), flush_denormals(y), i, j))
+    return z
+
+
+__all__ = ["matmul", "tf_matmul", "tf_matmul_at", "near_in_tf_order", "may_overflow"]

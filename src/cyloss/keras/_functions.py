@@ -51,11 +51,14 @@ _TF_CHAIN = frozenset(("bce", "sigmoid", "focal", "focal_logits", "kld", "msle",
                        "keras_hinge", "squared_hinge", "keras_huber", "mape", "logcosh"))
 
 
-def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 0.0, 0.0)):
+def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 0.0, 0.0),
+                 modes=None):
     """values = scale * mean_axis(L(y_true, y_pred)) (sum_axis if not mean) for a
     k_weighted kind, with both local gradients from the same pass; the kinds in
     _TF_CHAIN instead run the kernel again in backward with the upstream as
-    per-row weights, so their gradients follow TF's op order."""
+    per-row weights, so their gradients follow TF's op order. `modes` (int8,
+    y_pred's shape, or None): elements to run again with p1 = their mode
+    (focal_logits: which exp, _tf_exp_modes)."""
     dt = yp.dtype
     shape = _shape(yt, yp)
     if not shape:
@@ -83,21 +86,35 @@ def _elementwise(ctx, kind, yt, yp, axis=-1, mean=True, scale=1.0, params=(0.0, 
     per = -(-k // block)
     nt = for_work(n)
 
+    prm = np.array(tuple(params) + (0.0,) * (4 - len(params)), dt)
+    em = None if modes is None else ck.rows(np.broadcast_to(modes, shape), ax)[0].reshape(-1)
+
     def run(w, gscale, da, db, raw=None, tf_rows=False):
         partials = np.empty(n_rows * per, dt)
-        K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows,
-                     np.array(tuple(params) + (0.0,) * (4 - len(params)), dt), gscale, None,
-                     None if raw is None else raw.reshape(-1),
+        K.k_weighted(K.KINDS[kind], a.reshape(-1), b.reshape(-1), w, n_rows, prm, gscale,
+                     None, None if raw is None else raw.reshape(-1),
                      None if da is None else da.reshape(-1),
                      None if db is None else db.reshape(-1),
                      np.empty((nt, 4 * block), dt), partials, nt, tf_rows)
+        for mode in () if em is None else (1, 2):
+            at = np.flatnonzero(em == mode)
+            if not at.size:
+                continue
+            outs = [None if o is None else np.empty(at.size, dt) for o in (raw, da, db)]
+            K.k_weighted(K.KINDS[kind], a.reshape(-1)[at], b.reshape(-1)[at],
+                         w if w.size == 1 else np.ascontiguousarray(w[at // k]), at.size,
+                         np.concatenate([np.array([mode], dt), prm[1:]]), gscale, None, *outs,
+                         np.empty((1, 4 * block), dt), np.empty(at.size, dt), 1)
+            for full, part in zip((raw, da, db), outs):
+                if part is not None:
+                    full.reshape(-1)[at] = part
         return partials
     if n:
         # Keras' mean (or sum) over the axis in TF's Sum order on the caller's
         # layout, where overflowing partial sums decide inf, -inf or NaN: the
         # kernel's rows when the axis is the last and a row fits one block,
         # else tf_sum of the per-element values
-        if ax == len(shape) - 1 and per == 1:
+        if ax == len(shape) - 1 and per == 1 and em is None:
             sums = run(np.ones(1, dt), g1 if chained else 1.0, da, db, tf_rows=True)[:n_rows]
         else:
             raw = np.empty((n_rows, k), dt)
@@ -340,9 +357,27 @@ def _binary_focal_crossentropy(ctx, y_true, y_pred, apply_class_balancing=False,
     if apply_class_balancing and a < 0:
         raise ValueError(f"alpha must be >= 0 with apply_class_balancing, got {alpha}")
     kind = "focal_logits" if from_logits else "focal"
-    params = (EPSILON, float(gamma), a, 1.0 - a)      # (1 - alpha in double, as Keras)
-    v, m, bwd = _elementwise(ctx, kind, z, y_pred, axis=axis, params=params)
+    # (1 - alpha in double, as Keras; p1 of focal_logits: its exp, see below)
+    params = (0.0 if from_logits else EPSILON, float(gamma), a, 1.0 - a)
+    v, m, bwd = _elementwise(ctx, kind, z, y_pred, axis=axis, params=params,
+                             modes=_tf_exp_modes(y_pred) if from_logits else None)
     return v, m, _chain_true(bwd, chain)
+
+
+def _tf_exp_modes(x):
+    """TF's float64 sigmoid, e^x / (1 + e^x), is exactly 1 or not for x in
+    about [36.7, 37.5] depending on its exp's last bit: Eigen's vector exp
+    for whole packets of 4, the C library's for the last n % 4 elements of
+    the tensor (_vec.h cyl_tf_expd). Each such element's mode (1: a packet,
+    2: the tail; 0 elsewhere), or None where there is none (float32's
+    logistic is exactly 1 from a clamp: no mode)."""
+    if x.dtype != np.float64 or not x.size:
+        return None
+    near = (x >= 36.5) & (x <= 37.5)
+    if not near.any():
+        return None
+    tail = np.arange(x.size).reshape(x.shape) >= x.size - x.size % 4
+    return np.where(near, np.where(tail, 2, 1), 0).astype(np.int8)
 
 
 # ------------------------------------------------------------ categorical --
@@ -479,7 +514,8 @@ def _rows_loss(ctx, kind, y, p, axis, chain, gamma=0.0, alpha=None):
     values = loss.reshape(moved[:-1])
     if not ctx.grad:
         return values, None, None
-    big = np.finfo(dt).max / (64 * max(k, 1))    # room for TF's terms that take g first
+    # room for TF's terms that take g first: g y (1 / c) with c >= eps, in a sum of k
+    big = np.finfo(dt).max * EPSILON / (64 * max(k, 1))
 
     def backward(dvalues):
         out = {}
@@ -890,11 +926,15 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
     g, mg = dt.type(gamma), dt.type(margin)
     one = dt.type(1)
     try:
-        dist0 = one - _mm(y_pred, ref_e.T)
+        m = _mm(y_pred, ref_e.T)
     except ValueError:          # TF: MatMul's InvalidArgumentError
         raise InvalidArgumentError(
             f"Matrix size-incompatible: `y_pred` {list(y_pred.shape)} times the transpose "
             f"of `ref_embeddings` {list(ref_e.shape)}") from None
+    # products at a kink of what follows (max(1 - m, 0), pw0 >= 0, nw0 >= 0:
+    # m = 1, 1 + margin, -margin; identical embeddings sit at m = 1) take
+    # TF's bits, which decide where the gradient goes
+    dist0 = one - mm.near_in_tf_order(m, y_pred, ref_e.T, (1, 1 + mg, -mg))
     dist = np.maximum(dist0, dt.type(0))
     pos = labels[:, None] == ref_l[None, :]
     try:
@@ -944,11 +984,13 @@ def _circle(ctx, y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_di
             gt = fz(dv / (np.exp(-t) + one))
             gpwd = np.where(pos, fz(fz(gt * fz(one / sp_sum))[:, None] * ep), zero)
             gnwd = np.where(neg, fz(fz(gt * fz(one / sn_sum))[:, None] * en), zero)
-            gpd = ck.reduce_to((-g * pw) * gpwd, dist.shape)
-            gpwa = ck.reduce_to(np.where(pw0 >= 0, -g * (gpwd * pd), zero) * posf, dist.shape)
-            gnd = ck.reduce_to((g * nw) * gnwd, dist.shape)
-            gnwa = ck.reduce_to(np.where(nw0 >= 0, g * (gnwd * nd), zero) * negf, dist.shape)
-            gdist = gpwa - gpd - gnwa - gnd
+            gpd = ck.reduce_to(fz((-g * pw) * gpwd), dist.shape)
+            gpwa = ck.reduce_to(np.where(pw0 >= 0, fz(-g * fz(gpwd * pd)), zero) * posf,
+                                dist.shape)
+            gnd = ck.reduce_to(fz((g * nw) * gnwd), dist.shape)
+            gnwa = ck.reduce_to(np.where(nw0 >= 0, fz(g * fz(gnwd * nd)), zero) * negf,
+                                dist.shape)
+            gdist = fz(gpwa - gpd - gnwa - gnd)
             gdist0 = np.where(dist0 >= 0, gdist, zero).astype(dt)   # max ties to dist0
             if y_pred.ndim == 2 and ref_e.ndim == 2:
                 # MatMul's gradients as TF forms them: g @ (ref^T)^T and
