@@ -168,6 +168,14 @@ def sampled_scale(entry, case, dy, ref):
     terms = (np.einsum("bd,bnd->bn", np.abs(x), np.abs(Wi)) + np.abs(b[ids]) + hit
              + np.abs(logq))
     logits = np.einsum("bd,bnd->bn", x, Wi) + b[ids] - hit - logq
+    # where an input is not finite (fin() made it 0 above), its logit is +-inf
+    # or NaN on both sides: p is then exactly 1 or 0 (NaN: any), not the
+    # finite model's (which would undercount the terms of the others)
+    with np.errstate(all="ignore"):
+        raw = np.einsum("bd,bnd->bn", np.asarray(a["inputs"], np.float64),
+                        np.asarray(a["weights"], np.float64)[ids]) \
+            + np.asarray(a["biases"], np.float64)[ids]
+    logits = np.where(np.isfinite(raw), logits, raw)
     # the logit's rounding error (a D-term dot, then b and log q): none where the
     # logit is +-inf (an infinite log q makes it exactly infinite on both sides);
     # a magnitude beyond the float64 range is held at its maximum

@@ -152,11 +152,15 @@ def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0, raw=None):
     (D = nonzero count of the weights as given, `raw`: a NaN or inf weight
     counts, exact), "none". ax: None (everything), 0 or 1.
     Returns (value scale [group], upstream |dy / D| over [B, T], relative
-    error of the upstream factor, weights-gradient scale [B, T])."""
+    error of the upstream factor, weights-gradient scale [B, T], shaky [B, T]:
+    True in groups whose D is within its own rounding of 0 -- its bits,
+    which TF's order of additions (followed by cyloss) decides, then set
+    the size of every output, and the caller measures TF's own numbers)."""
     aw, ace = np.abs(w), np.abs(ce)
     d = np.abs(np.asarray(dy, np.float64))
     if kind == "none":
-        return aw * tce + ace * aw, d, np.full(w.shape, 3.0), d * (tce + ace * 3)
+        return (aw * tce + ace * aw, d, np.full(w.shape, 3.0), d * (tce + ace * 3),
+                np.zeros(w.shape, bool))
     kd = dict(axis=ax, keepdims=True)
     n = w.size if ax is None else w.shape[ax]
     a = acc(n)
@@ -165,9 +169,12 @@ def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0, raw=None):
     if kind == "count":
         D = np.count_nonzero(w if raw is None else raw, **kd).astype(np.float64)
         relD = np.zeros_like(D)
+        shaky = np.zeros(w.shape, bool)
     else:
         D = np.sum(w, **kd) + guard
         relD = (a * np.sum(aw, **kd) + (guard > 0)) / np.where(D == 0, 1, np.abs(D))
+        shaky = ((np.abs(D) <= a * np.sum(aw, **kd)) & (np.sum(aw, **kd) > 0)) \
+            * np.ones(w.shape, bool)
     live = D != 0
     Dz = np.where(live, np.abs(D), 1.0)
     dgrp = d if ax is None else np.expand_dims(d, ax)
@@ -178,7 +185,14 @@ def _group_scale(ce, tce, w, dy, ax, kind, guard=0.0, raw=None):
     if kind != "count":
         wg = wg + np.where(live, dgrp / Dz ** 2 * (errS + np.abs(S) * (2 * relD + 3)), 0.0)
     value = value.reshape(()) if ax is None else np.squeeze(value, ax)
-    return value, G, rel, wg
+    return value, G, rel, wg, shaky
+
+
+def _measured(scale, shaky, got):
+    """The scale, and TF's own magnitude where the group's D is shaky."""
+    if not np.any(shaky):
+        return scale
+    return np.where(shaky, np.maximum(scale, np.abs(fin(got))), scale)
 
 
 def _mode(o):
@@ -197,9 +211,13 @@ def scale_sequence_loss(case, ref, dy):
     kind, ax = _mode(case.options)
     raw = np.asarray(case.args["weights"])      # (TF's CPU reads denormals as 0)
     raw = np.where(np.abs(raw) < np.finfo(raw.dtype).tiny, 0, raw)
-    value, G, rel, wg = _group_scale(ce, tce, w, dy, ax, kind, raw=raw)
+    value, G, rel, wg, shaky = _group_scale(ce, tce, w, dy, ax, kind, raw=raw)
     f = (G * np.abs(w))[..., None]
-    return {"value": value, "logits": f * (bps + bpm * rel[..., None]), "weights": wg}
+    per_group = shaky.any() if ax is None else shaky.any(axis=ax)
+    return {"value": _measured(value, per_group, ref["value"]),
+            "logits": _measured(f * (bps + bpm * rel[..., None]), shaky[..., None],
+                                ref["logits"]),
+            "weights": _measured(wg, shaky, ref["weights"]) if "weights" in ref else wg}
 
 
 def _stacked(v):
@@ -220,8 +238,8 @@ def _legacy_scale(case, dy, batch):
     up = dy if batch is None else np.full(b, abs(float(dy)) / div)
     eps_g = float(np.float32(1e-12)) if x.dtype == np.float32 else 1e-12
     avg = case.options.get("average_across_timesteps", True)
-    value, G, rel, wg = _group_scale(ce, tce, w, up, 1, "guard" if avg else "count",
-                                     eps_g if avg else 0.0)
+    value, G, rel, wg, _ = _group_scale(ce, tce, w, up, 1, "guard" if avg else "count",
+                                        eps_g if avg else 0.0)
     if not avg:         # plain sums: D = 1
         G = np.abs(up)[:, None] * np.ones_like(w)
         value = np.sum(np.abs(w) * tce + acc(w.shape[1]) * np.abs(ce * w), axis=1)

@@ -403,7 +403,9 @@ cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         gm = g * (e * two)                        # Square: dy * (x * 2)
         db[0] = (gm * daz_(one / (mx + one))) if b >= p1 else zero
         da[0] = ((-gm) * daz_(one / (c + one))) if a >= p1 else zero
-    elif kind_t is TPoisson:                    # b - a log(b + eps)
+    elif kind_t is TPoisson:                    # b - a log(b + eps), inputs DAZ
+        a = daz_(a)                             # (a denormal a times 1 / eps is normal)
+        b = daz_(b)
         u = b + p1
         db[0] = g + ((-g) * a) * daz_(one / u)
         da[0] = (-g) * log_(u)
@@ -419,8 +421,8 @@ cdef inline void tf_chain(kind_t *tag, real a, real b, real p1, real g, real *da
         db[0] = (-gm) * a
         da[0] = (-gm) * b
     elif kind_t is TKHuber:                     # where(|e| <= d, e^2/2, d|e| - d^2/2), e = b - a
-        e = b - a
-        ae = fabs_(e)
+        e = daz_(b) - daz_(a)                   # (inputs DAZ: sign(e) of a denormal e
+        ae = fabs_(e)                           #  is 0 in TF, the linear branch's slope)
         gq = g if ae <= p1 else zero            # where(): the untaken branch gets 0, which
         gs = zero if ae <= p1 else g            # an overflowing e * 2 turns into NaN
         db[0] = (gq * half) * (e * two) + (gs * p1) * sign_(e)
@@ -552,6 +554,8 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
         return (e + (relu_(t) + log1p_(u))) - p1        # p1 = log 2 as Keras rounds it
     elif kind_t is TPoisson:                    # b - a log(b + eps)
         tf_chain(tag, a, b, p1, g, da, db)
+        a = daz_(a)                             # (TF: denormal inputs are 0)
+        b = daz_(b)
         return b - a * log_(b + p1)
     elif kind_t is TKld:                        # ca log(ca / cb)
         ca = clip_(a, p1, 1)
@@ -574,7 +578,7 @@ cdef inline real pt_weighted(kind_t *tag, real a, real b, real p1, real p2, real
     elif kind_t is TFocalLogits:
         return focal_logits(a, b, p2, p3, p4, g, <int>p1, db, da)
     else:                                       # Keras' huber: where(|e| <= d, e^2/2, d|e| - d^2/2)
-        e = b - a
+        e = daz_(b) - daz_(a)
         ae = fabs_(e)
         tf_chain(tag, a, b, p1, g, da, db)
         if ae <= p1:

@@ -62,11 +62,13 @@ def k_tfsum_cols(const real[:, :, ::1] x,   # IN [A, R, B], R >= 1
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)
                  const real[::1] dy,      # IN, one factor per row
                  int n_threads):
-    """g[i, :] *= dy[i], with g's denormals read as 0 where |dy[i]| > 1 (or
-    is NaN): g comes from TF kernels, which flush denormal results, so TF's
-    denormal probability times an infinite dy is 0 * inf = NaN, and times a
-    huge one 0 (no normal number). Where |dy| <= 1 the product of a denormal
-    stays below the smallest normal and the plain loop gives the same."""
+    """g[i, :] *= dy[i] as TF's Mul forms it: a denormal product is 0 (TF's
+    CPU flushes denormal results: a probability of 2e-38 times dy 0.4 is 0),
+    and g's denormals are read as 0 where |dy[i]| > 1 (or is NaN): g stands
+    for a TF kernel's output, flushed, so TF's denormal probability times an
+    infinite dy is 0 * inf = NaN, and times a huge one 0 (no normal number).
+    Where |dy| <= 1 the product of a denormal stays below the smallest normal
+    and the flush of the product gives the same."""
     cdef Py_ssize_t n_rows = g.shape[0], n_cols = g.shape[1], i, k
     cdef real d
     for i in prange(n_rows, schedule="static", nogil=True,
@@ -74,16 +76,16 @@ def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)
         d = dy[i]
         if fabs_(d) <= 1:
             for k in range(n_cols):
-                g[i, k] = g[i, k] * d
+                g[i, k] = daz_(g[i, k] * d)
         else:
             for k in range(n_cols):
-                g[i, k] = daz_(g[i, k]) * d
+                g[i, k] = daz_(daz_(g[i, k]) * d)
 
 
 def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)
           const real[::1] dy,           # IN
           int n_threads):
-    """g *= dy elementwise"""
+    """g *= dy elementwise, a denormal product as 0 (TF's Mul flushes it)"""
     cdef Py_ssize_t n = g.shape[0], b, k, lo, hi
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
     for b in prange(n_blocks, schedule="static", nogil=True,
@@ -91,7 +93,7 @@ def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)
         lo = b * BLOCK
         hi = min(lo + BLOCK, n)
         for k in range(lo, hi):
-            g[k] = g[k] * dy[k]
+            g[k] = daz_(g[k] * dy[k])
 
 
 def k_first_bad_label(const label_t[::1] labels,   # IN

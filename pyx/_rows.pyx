@@ -44,7 +44,7 @@ cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
     if kind == R_CCE:                       # -sum(y log c)
         gn = -g
         for k in range(n):
-            o = p[k] / s
+            o = daz_(p[k] / s)
             c = clip_(o, eps, hi)
             lc = log_(c)
             yk = daz_(y[k])
@@ -54,7 +54,7 @@ cdef inline real prob_row(int kind, const real *y, const real *x, Py_ssize_t n,
             v[k] = gn * lc
     else:                                   # sum (1 - c)^gamma a ((-y) log c)
         for k in range(n):
-            o = p[k] / s
+            o = daz_(p[k] / s)
             c = clip_(o, eps, hi)
             lc = log_(c)
             a = alpha[k] if per_class else alpha[0]

@@ -184,3 +184,24 @@ def test_mape_flushes_each_quotient_as_tf():
     assert float(value) == 100.0
     assert g["y_true"].tolist() == [0.0]
     assert not np.any(g["y_pred"])
+
+
+def test_denormal_inputs_read_as_zero():
+    # TF's CPU reads denormal inputs as 0 (TF 2.21 numbers): poisson's y_true
+    # of 2.9e-39 times log(eps) would be a normal 4.7e-38 (and times 1 / eps in
+    # the gradient 2.9e-32); huber with delta -1 takes its linear branch, whose
+    # slope delta * sign(e) is 0 at e = 0, not -1 at e = 5.6e-309
+    with np.errstate(all="ignore"):
+        v, b = cyloss.vjp(ck.poisson, np.array([[2.938736e-39], [1.5]], np.float32),
+                          np.array([[0.0], [2.938736e-39]], np.float32))
+        g = b()
+    assert_special_close(v, [0.0, 24.177143096923828], np.float32)
+    assert_special_close(g["y_pred"], [[1.0], [-14999999.0]], np.float32)
+    assert_special_close(g["y_true"], [[16.11809539794922], [16.11809539794922]], np.float32)
+    with np.errstate(all="ignore"):
+        v, b = cyloss.vjp(ck.huber, np.array([[0.0, 0.5]]),
+                          np.array([[5.562684646268003e-309, 0.25]]), delta=-1.0)
+        g = b()
+    assert_special_close(v, [-0.625], np.float64)
+    assert_special_close(g["y_pred"], [[0.0, 0.5]], np.float64)
+    assert_special_close(g["y_true"], [[0.0, -0.5]], np.float64)

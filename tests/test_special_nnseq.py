@@ -316,3 +316,26 @@ def test_softmax_xent_long_row_splits_where_tf_does(axis):
                                                         logits=x[1:] if axis else x[:, 1:],
                                                         axis=axis)
     assert alone.tolist() == [1.3482698511467367e+308]
+
+
+def test_softmax_products_flush_as_tf():
+    # TF's CPU flushes denormal results (TF 2.21: all these gradients are 0):
+    # the softmax e / sum of a 1.6e-38 exponential over a sum of 2 is 8.2e-39,
+    # and a normal probability of 1.6e-38 or 3.3e-38 times the upstream 0.5 or
+    # 0.25 is another denormal; every path that forms them (the dense and
+    # sparse rows, the streamed division, the sampled losses' dy scaling)
+    # writes 0. Exact: a denormal left in would sum to normal numbers later
+    # (the sampled losses' weight gradients)
+    x = np.array([[0, 0, -87.0], [0, -87.0, -87.0]], np.float32)
+    y = np.array([[0.5, 0.5, 0], [1, 0, 0]], np.float32)
+    for dy in (None, np.array([1.0, 0.5], np.float32)):
+        v, b = cyloss.vjp(cyloss.nn.softmax_cross_entropy_with_logits, labels=y, logits=x)
+        g = b(dy)["logits"]
+        assert_special_close(v, [0.6931471824645996, 0.0], np.float32)
+        assert g.tolist()[0] == [0.0, 0.0, 0.0]
+        assert g.tolist()[1] == ([0.0, 1.6458114537543937e-38, 1.6458114537543937e-38]
+                                 if dy is None else [0.0, 0.0, 0.0])
+    v, b = cyloss.vjp(cyloss.nn.sparse_softmax_cross_entropy_with_logits, labels=np.array([0]),
+                      logits=np.array([[0, -86.3]], np.float32))
+    assert b(np.array([0.25], np.float32))["logits"].tolist() == [[0.0, 0.0]]
+    assert cyloss.nn.softmax(x).tolist()[0] == [0.5, 0.5, 0.0]

@@ -199,3 +199,22 @@ def test_logits_in_tf_order_where_rounding_decides():
     assert got.tolist() == [7.922816251426434e+28, 0.6931471824645996, 0.6931471824645996]
     assert np.argwhere(np.isnan(dx)).tolist() == [[0, 6], [0, 14], [0, 26], [0, 32]]
     assert np.all(dx[~np.isnan(dx)] == 0)
+
+
+def test_upstream_times_a_normal_probability_flushes_as_tf():
+    # the sampled class 1 has p = 1.4e-38 (a normal number); times dy = 0.4 it
+    # is a denormal, which TF's Mul flushes: its weight, bias and input
+    # gradients get nothing from it (TF 2.21: exactly 0, where the denormal
+    # times the input 8 would be 4.3e-38)
+    W = np.array([[0, 0], [-10.8125, 0], [0, 1]], np.float32)
+    sv = (np.array([1, 2]), np.ones((1, 1), np.float32), np.ones(2, np.float32))
+    v, b = cyloss.vjp(cyloss.nn.sampled_softmax_loss, weights=W, biases=np.zeros(3, np.float32),
+                      labels=np.array([[0]]), inputs=np.array([[8, 0]], np.float32),
+                      num_sampled=2, num_classes=3, sampled_values=sv,
+                      remove_accidental_hits=False)
+    g = b(np.array([0.4], np.float32))
+    assert v.tolist() == [0.6931471824645996]
+    assert g["weights"].tolist() == [[-1.600000023841858, 0.0], [0.0, 0.0],
+                                     [1.600000023841858, 0.0]]
+    assert g["biases"].tolist() == [-0.20000000298023224, 0.0, 0.20000000298023224]
+    assert g["inputs"].tolist() == [[0.0, 0.20000000298023224]]

@@ -7,7 +7,9 @@ inf, -inf, NaN and a finite leftover; `tf_matmul` then adds the terms in
 the order of TF 2.21's x86-64 wheels with oneDNN off (the conformance
 oracle's setting, TF_SEMANTICS 0.2). The rules were found by experiment
 against TF and checked against the Eigen and TF sources the wheel ships;
-the implementation is ours.
+the implementation is ours. Where a comparison that follows a product
+decides by its last bits (Keras' circle: max(1 - e.e', 0) for identical
+unit embeddings), `near_in_tf_order` adds those outputs again in TF's order.
 
 For z = x[M, K] @ y[K, N]:
 * min(M, K, N) > 1, TF's tensor contraction:
@@ -393,6 +395,7 @@ def near_in_tf_order(z, x, y, values):
         near = np.zeros(z.shape, bool)
         for v in values:
             near |= np.abs(zz - float(v)) <= bound
+        near &= np.isfinite(bound)
     if not near.any():
         return z
     i, j = np.nonzero(near)
