@@ -218,3 +218,22 @@ def test_upstream_times_a_normal_probability_flushes_as_tf():
                                      [1.600000023841858, 0.0]]
     assert g["biases"].tolist() == [-0.20000000298023224, 0.0, 0.20000000298023224]
     assert g["inputs"].tolist() == [[0.0, 0.20000000298023224]]
+
+
+def test_denormal_weights_read_as_zero():
+    # a denormal weight is 0 to TF's CPU: 12 sampled copies of its class
+    # (p near 1 each) add nothing to d/dinputs (TF 2.21: exactly 0), where
+    # the denormal itself would add up to 3.4e-38
+    W = np.array([[0.5, 2.938736e-39]], np.float32)
+    sv = (np.zeros(12, np.int64), np.ones((1, 1), np.float32), np.ones(12, np.float32))
+    v, b = cyloss.vjp(cyloss.nn.nce_loss, weights=W, biases=np.array([3.0], np.float32),
+                      labels=np.array([[0]]), inputs=np.array([[1.0, 2.0]], np.float32),
+                      num_sampled=12, num_classes=1, sampled_values=sv)
+    g = b()
+    # the rest: sums of 13 same-signed terms (TF adds them in another order):
+    # 16 eps relative
+    tol = dict(rtol=16 * np.finfo(np.float32).eps)
+    np.testing.assert_allclose(v, [42.386756896972656], **tol)
+    np.testing.assert_allclose(g["weights"], [[11.618941307067871, 23.237882614135742]], **tol)
+    assert g["inputs"][0, 1] == 0.0
+    np.testing.assert_allclose(g["inputs"][0, 0], 5.8094706535339355, **tol)

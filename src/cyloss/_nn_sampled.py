@@ -437,17 +437,23 @@ def _sampled_impl(ctx, nce, weights, biases, labels, inputs, num_sampled, num_cl
                 f"accidental-hit mask is [batch_size, num_sampled]")
         hitpos = _hit_positions(ids_true, sampled)
 
-    x = np.ascontiguousarray(x)
+    # TF's CPU reads denormal inputs as 0: the inputs and the rows of weights
+    # and biases this call uses are flushed (copies, only where one is denormal;
+    # a denormal weight times a logit's gradient would add up to normal numbers
+    # in d/dinputs, where TF's are 0)
+    x = np.ascontiguousarray(ck.flush_denormals(x))
     dt = x.dtype
     direct = (W.P == 1 and W.dtype == dt and W.parts[0].flags.c_contiguous)
     if direct:
         table, rows_true = W.parts[0], ids_true
         w_s = np.take(table, sampled, axis=0)
-    else:
-        table = W.gather(all_ids, dt)
+        direct = not any(ck.flush_denormals(r) is not r     # (returned as is: none)
+                         for r in (w_s, np.take(table, ids_true, axis=0)))
+    if not direct:
+        table = ck.flush_denormals(W.gather(all_ids, dt))
         rows_true = np.arange(n_true, dtype=np.int64)
         w_s = table[n_true:]
-    b_all = b.gather(all_ids, dt)
+    b_all = ck.flush_denormals(b.gather(all_ids, dt))
     b_true, b_samp = b_all[:n_true], np.ascontiguousarray(b_all[n_true:])
     samp = np.ascontiguousarray(np.matmul(x, w_s.T)) if S else np.empty((batch, 0), dt)
     lab_row = np.concatenate([np.ones(nt, dt) / dt.type(nt), np.zeros(S, dt)])
