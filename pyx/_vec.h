@@ -333,21 +333,30 @@ static inline double cyl_daz_d(double v)
 {
     return (v < DBL_MIN && v > -DBL_MIN) ? v * 0.0 : v;
 }
+/* The same for a quotient of exponentials (>= 0 or NaN): one comparison. */
+static inline float cyl_ftzq_f(float q)
+{
+    return q < FLT_MIN ? 0.0f : q;
+}
+static inline double cyl_ftzq_d(double q)
+{
+    return q < DBL_MIN ? 0.0 : q;
+}
 
 /* ------------------------------------------------------- streamed division --
  * y[k] = e[k] / d written with non-temporal stores (the aligned middle of y;
  * the ends with plain stores), for gradients far larger than the caches: the
  * store then costs no read of y's old contents, and the output does not evict
  * the input rows still to come. The vector divisions are IEEE divisions, the
- * same bits as the plain loop; a denormal quotient is a zero of its sign, as
- * TF's CPU flushes it (cyl_daz). Ends with a store fence, so the row is
- * ordered before whatever follows (the parallel region's end publishes it). */
+ * same bits as the plain loop; a denormal quotient is 0, as TF's CPU flushes
+ * it (cyl_ftzq). Ends with a store fence, so the row is ordered before
+ * whatever follows (the parallel region's end publishes it). */
 #if defined(__AVX512F__)
 #define CYL_NT_BYTES 64
-/* keep r where |r| >= the smallest normal or r is NaN, else its sign alone */
+/* r (a quotient of exponentials: >= 0 or NaN) where r >= the smallest
+ * normal or is NaN, else 0 (cyl_ftzq) */
 #define CYL_NT_FLUSH(P, r, tiny)                                              \
-    _mm512_mask_mov_##P(_mm512_and_##P(r, _mm512_set1_##P(-0.0)),             \
-                        _mm512_cmp_##P##_mask(_mm512_abs_##P(r), tiny, _CMP_NLT_UQ), r)
+    _mm512_maskz_mov_##P(_mm512_cmp_##P##_mask(r, tiny, _CMP_NLT_UQ), r)
 #define CYL_NT_PS(y, e, d) _mm512_stream_ps((y), CYL_NT_FLUSH(ps,                 \
     _mm512_div_ps(_mm512_loadu_ps(e), (d)), _mm512_set1_ps(FLT_MIN)))
 #define CYL_NT_PD(y, e, d) _mm512_stream_pd((y), CYL_NT_FLUSH(pd,                 \
@@ -359,9 +368,7 @@ typedef __m512d cyl_nt_vd;
 #elif defined(__AVX__)
 #define CYL_NT_BYTES 32
 #define CYL_NT_FLUSH(P, r, tiny)                                              \
-    _mm256_or_##P(_mm256_and_##P(r, _mm256_set1_##P(-0.0)),                   \
-                  _mm256_and_##P(r, _mm256_cmp_##P(                            \
-                      _mm256_andnot_##P(_mm256_set1_##P(-0.0), r), tiny, _CMP_NLT_UQ)))
+    _mm256_and_##P(r, _mm256_cmp_##P(r, tiny, _CMP_NLT_UQ))
 #define CYL_NT_PS(y, e, d) _mm256_stream_ps((y), CYL_NT_FLUSH(ps,                 \
     _mm256_div_ps(_mm256_loadu_ps(e), (d)), _mm256_set1_ps(FLT_MIN)))
 #define CYL_NT_PD(y, e, d) _mm256_stream_pd((y), CYL_NT_FLUSH(pd,                 \
@@ -373,8 +380,7 @@ typedef __m256d cyl_nt_vd;
 #elif defined(__SSE2__)
 #define CYL_NT_BYTES 16
 #define CYL_NT_FLUSH(P, r, tiny)                                              \
-    _mm_or_##P(_mm_and_##P(r, _mm_set1_##P(-0.0)),                             \
-               _mm_and_##P(r, _mm_cmpnlt_##P(_mm_andnot_##P(_mm_set1_##P(-0.0), r), tiny)))
+    _mm_and_##P(r, _mm_cmpnlt_##P(r, tiny))
 #define CYL_NT_PS(y, e, d) _mm_stream_ps((y), CYL_NT_FLUSH(ps,                    \
     _mm_div_ps(_mm_loadu_ps(e), (d)), _mm_set1_ps(FLT_MIN)))
 #define CYL_NT_PD(y, e, d) _mm_stream_pd((y), CYL_NT_FLUSH(pd,                    \
@@ -391,7 +397,7 @@ static inline void cyl_div_stream_##S(const T *e, ptrdiff_t n, T d, T *y)     \
     const ptrdiff_t w = CYL_NT_BYTES / (ptrdiff_t)sizeof(T);                  \
     ptrdiff_t k = 0;                                                          \
     while (k < n && ((uintptr_t)(y + k) % CYL_NT_BYTES) != 0) {               \
-        y[k] = cyl_daz_##S(e[k] / d);                                         \
+        y[k] = cyl_ftzq_##S(e[k] / d);                                         \
         k++;                                                                  \
     }                                                                         \
     if ((uintptr_t)(y + k) % CYL_NT_BYTES == 0) {                             \
@@ -401,7 +407,7 @@ static inline void cyl_div_stream_##S(const T *e, ptrdiff_t n, T d, T *y)     \
         _mm_sfence();                                                         \
     }                                                                         \
     for (; k < n; k++)                                                        \
-        y[k] = cyl_daz_##S(e[k] / d);                                         \
+        y[k] = cyl_ftzq_##S(e[k] / d);                                         \
 }
 #if defined(CYL_NT_BYTES)
 CYL_DIV_STREAM(float, f, cyl_nt_vf, CYL_NT_PS, CYL_NT_SET1_PS)
@@ -410,12 +416,12 @@ CYL_DIV_STREAM(double, d, cyl_nt_vd, CYL_NT_PD, CYL_NT_SET1_PD)
 static inline void cyl_div_stream_f(const float *e, ptrdiff_t n, float d, float *y)
 {
     for (ptrdiff_t k = 0; k < n; k++)
-        y[k] = cyl_daz_f(e[k] / d);
+        y[k] = cyl_ftzq_f(e[k] / d);
 }
 static inline void cyl_div_stream_d(const double *e, ptrdiff_t n, double d, double *y)
 {
     for (ptrdiff_t k = 0; k < n; k++)
-        y[k] = cyl_daz_d(e[k] / d);
+        y[k] = cyl_ftzq_d(e[k] / d);
 }
 #endif
 #undef CYL_DIV_STREAM
@@ -643,7 +649,7 @@ static inline T cyl_expsum_##S(const T *x, ptrdiff_t n, T m, T *e,            \
 static inline void cyl_div_##S(const T *e, ptrdiff_t n, T d, T *y)            \
 {                                                                             \
     for (ptrdiff_t k = 0; k < n; k++)                                         \
-        y[k] = cyl_daz_##S(e[k] / d);                                         \
+        y[k] = cyl_ftzq_##S(e[k] / d);                                         \
 }                                                                             \
                                                                               \
 /* y[k] = x[k] - c */                                                         \
@@ -705,7 +711,7 @@ static inline void cyl_block_softmax_##S(const T *x, ptrdiff_t r, ptrdiff_t n, \
     if (p) {                                                                  \
         for (k = 0; k < n; k++)                                               \
             for (i = 0; i < r; i++)                                           \
-                e[k][i] = cyl_daz_##S(e[k][i] / sum[i]);                      \
+                e[k][i] = cyl_ftzq_##S(e[k][i] / sum[i]);                      \
         for (i = 0; i < r; i++)                                               \
             for (k = 0; k < n; k++)                                           \
                 p[i * n + k] = e[k][i];                                       \
@@ -772,10 +778,10 @@ static inline T cyl_xent_row_##S(const T *x, const T *y, ptrdiff_t n,         \
         loss = cyl_xent_loss_tf_##S(x, y, m, L, flush, 0, n, first);          \
     if (dx && flush)                                                          \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
-            dx[k] = cyl_daz_##S(dx[k] / sum) - cyl_daz_##S(y[k]);             \
+            dx[k] = cyl_ftzq_##S(dx[k] / sum) - cyl_daz_##S(y[k]);             \
     else if (dx)                                                              \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
-            dx[k] = cyl_daz_##S(dx[k] / sum) - y[k];                          \
+            dx[k] = cyl_ftzq_##S(dx[k] / sum) - y[k];                          \
     if (dlab)                                                                 \
         for (ptrdiff_t k = 0; k < n; k++)                                     \
             dlab[k] = L - (x[k] - m);                                         \
@@ -808,7 +814,7 @@ static inline T cyl_sparse_xent_row_nt_##S(const T *x, ptrdiff_t n,           \
     T sum = cyl_expsum_##S(x, n, m, e, pf);                                   \
     T L = (T)log(sum);                                                        \
     cyl_div_stream_##S(e, n, sum, dx);                                        \
-    dx[label] = cyl_daz_##S(e[label] / sum) - (T)1;                           \
+    dx[label] = cyl_ftzq_##S(e[label] / sum) - (T)1;                           \
     return L - (x[label] - m);                                                \
 }
 
