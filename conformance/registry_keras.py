@@ -529,6 +529,25 @@ def _overflows_f32(case):
     return _overflows(case) or big_w
 
 
+def _circle_kink(case):
+    """Narrowing.overflows of Circle: _overflows_f32, or a similarity
+    Q = y_pred y_pred^T within float32's rounding of a kink that follows it
+    (max(1 - Q, 0) at Q = 1, the weights' max(., 0) at Q = 1 + margin and
+    -margin; identical unit embeddings sit at Q = 1): Keras' float32 then
+    decides the side, and with it whether a gradient (or a NaN) passes, by
+    its own last bits, where cyloss' float64 decides by float64's."""
+    if _overflows_f32(case):
+        return True
+    x = fin(case.args["y_pred"])
+    if x.ndim != 2 or not x.size:
+        return False
+    m = float(_opt(case, "margin", 0.4))
+    q = x @ x.T
+    nx = np.sqrt(np.sum(x * x, axis=1))
+    bound = (x.shape[1] + 4) * float(np.finfo(np.float32).eps) * np.outer(nx, nx)
+    return bool(any(np.any(np.abs(q - k) <= bound) for k in (1.0, 1.0 + m, -m)))
+
+
 def _focal_singular(case):
     """Narrowing.overflows of BinaryFocalCrossentropy: _overflows_f32, or a
     gamma < 1 case whose focal base 1 - p_t is 0 (or of another sign) in
@@ -968,7 +987,8 @@ CL_Y = np.array([0, 0, 1, 1], np.int32)
 _class_circle = sk.class_entry(
     "Circle", wrt=("y_pred", "sample_weight"), cases=sk.strategy(sk.circle_cases, "class"),
     scale=_scale_circle, tol=CIRCLE_TOL,
-    overflows=_overflows_f32,       # (float64 embeddings Keras narrows may overflow float32)
+    overflows=_circle_kink,         # (float64 embeddings Keras narrows may overflow float32,
+    #                                  or sit at a kink float32 decides otherwise)
     examples=[kex("4 unit embeddings, 2 labels", {"y_true": CL_Y, "y_pred": CL_P}),
               kex("gamma 1, margin 0.25, keep the diagonal", {"y_true": CL_Y, "y_pred": CL_P},
                   {"gamma": 1.0, "margin": 0.25, "remove_diagonal": False}),

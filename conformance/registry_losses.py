@@ -714,7 +714,11 @@ def scale_pairwise(case, ref, dy, core=True, names=("labels", "predictions", "we
         return {"value": z, b_name: np.zeros(d.shape), a_name: np.zeros(d.shape),
                 w_name: np.zeros(np.shape(case.args.get(w_name, 1.0)))}
     nt = int(np.prod(tb)) if tb else 1
-    value = np.sum(np.abs(Wb) * Ttb) + np.sum(np.abs(Wb * tt)) * (2 + acc(nt))
+    # (a zero weight's example adds nothing, also where its float64 magnitudes
+    # overflow: inf - inf in t)
+    with np.errstate(invalid="ignore"):
+        value = (np.sum(np.where(Wb == 0, 0.0, np.abs(Wb) * Ttb))
+                 + np.sum(np.where(Wb == 0, 0.0, np.abs(Wb * tt))) * (2 + acc(nt)))
     # upstream of t_i: dy * W_i (W_i summed with signs: its error is acc * sum |w|)
     gt = dd * Wabs * (2 + acc(max(nt // max(B, 1), 1)))
     shp = (B,) + (1,) * (d.ndim - 1)

@@ -224,7 +224,7 @@ def _stacked(v):
     return np.asarray(v) if not isinstance(v, list) else np.stack([np.asarray(s) for s in v])
 
 
-def _legacy_scale(case, dy, batch):
+def _legacy_scale(case, dy, batch, ref):
     x = _stacked(case.args["logits"]).astype(np.float64)      # [T, B, C]
     lab = _stacked(case.args["targets"])
     w0 = fin(_stacked(case.args["weights"]))                   # [T, B], or [T(, 1)]
@@ -238,8 +238,8 @@ def _legacy_scale(case, dy, batch):
     up = dy if batch is None else np.full(b, abs(float(dy)) / div)
     eps_g = float(np.float32(1e-12)) if x.dtype == np.float32 else 1e-12
     avg = case.options.get("average_across_timesteps", True)
-    value, G, rel, wg, _ = _group_scale(ce, tce, w, up, 1, "guard" if avg else "count",
-                                        eps_g if avg else 0.0)
+    value, G, rel, wg, shaky = _group_scale(ce, tce, w, up, 1, "guard" if avg else "count",
+                                            eps_g if avg else 0.0)
     if not avg:         # plain sums: D = 1
         G = np.abs(up)[:, None] * np.ones_like(w)
         value = np.sum(np.abs(w) * tce + acc(w.shape[1]) * np.abs(ce * w), axis=1)
@@ -253,17 +253,28 @@ def _legacy_scale(case, dy, batch):
                            / max(div, 1))
     f = (G * np.abs(w))[..., None]
     gx = np.swapaxes(f * (bps + bpm * rel[..., None]), 0, 1)
-    wg = wg.T if w0.shape == wg.T.shape else np.sum(wg, axis=0).reshape(w0.shape)
+    per_ex = shaky.any(axis=1)              # (an example's D within its rounding of 0)
+    if batch is None:
+        value = _measured(value, per_ex, ref["value"])
+    elif per_ex.any():                      # (such an example may be all of the total)
+        value = np.maximum(value, np.abs(fin(ref["value"])))
+    gx = _measured(gx, shaky.T[..., None], ref["logits"].reshape(gx.shape))
+    if w0.shape == wg.T.shape:
+        wg = wg.T
+        if "weights" in ref:
+            wg = _measured(wg, shaky.T, ref["weights"].reshape(wg.shape))
+    else:
+        wg = np.sum(wg, axis=0).reshape(w0.shape)
     return {"value": value, "logits": gx, "weights": wg}
 
 
 def scale_by_example(case, ref, dy):
-    return _legacy_scale(case, dy, None)
+    return _legacy_scale(case, dy, None, ref)
 
 
 def scale_legacy_sequence_loss(case, ref, dy):
     return _legacy_scale(case, dy, "mean" if case.options.get("average_across_batch", True)
-                         else "sum")
+                         else "sum", ref)
 
 
 TOL = {
