@@ -281,3 +281,16 @@ def test_weighted_mean_weights_gradient_in_the_dtype():
     check(value, 3.264143e+38, np.float32)
     check(g["weights"], [nan, inf], np.float32)
     check(g["logits"], [-0.959245502948761, 0.0], np.float32)
+
+
+def test_denormal_loss_reads_as_zero():
+    # TF's CPU reads the denormal loss as 0 (TF 2.21): the weighted mean is 0
+    # and its weight's gradient loss / D - S / D^2 is 0, not 2.9e-39 / 0.0105
+    value, backward = cyloss.vjp(cyloss.losses.compute_weighted_loss,
+                                 losses=np.array([[2.938736e-39]], np.float32),
+                                 weights=np.array([[0.01047673]], np.float32),
+                                 reduction="weighted_mean")
+    g = backward()
+    assert value.tolist() == 0.0
+    assert g["losses"].tolist() == [[1.0]]
+    assert g["weights"].tolist() == [[0.0]]

@@ -201,7 +201,7 @@ def weighted(ctx, kind, a, b, weights, reduction, p1=0.0, names=("labels", "pred
     if none:
         value = wl.reshape(shape)
     else:
-        value = np.asarray(s / dtype.type(d) if live else 0.0, dtype)
+        value = ck.flush_denormals(np.asarray(s / dtype.type(d) if live else 0.0, dtype))
     if not ctx.grad:
         return value, None
 
@@ -266,7 +266,8 @@ def _weights_grad(raw, s, d, dy, shape, w, reduction, inner=None, fq=None):
     differentiates its denominator sum(w). inner: contrib's losses already
     summed past the weights' dims (_lead_sums), which is what its weights
     multiply."""
-    g = raw.reshape(shape) if inner is None else inner
+    # (a denormal loss is 0 to TF's Mul: its weight gets 0, not loss / D)
+    g = ck.flush_denormals(raw.reshape(shape) if inner is None else inner)
     if reduction == Reduction.NONE:
         g = g if dy is None else g * dy
     elif d == 0:                        # div_no_nan passes 0 to both its inputs
