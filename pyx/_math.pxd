@@ -224,6 +224,16 @@ cdef inline real daz_(real x) noexcept nogil:
         return cyl_daz_d(x)
 
 
+cdef inline void scale_flushed(real *d, Py_ssize_t n, real a) noexcept nogil:
+    # d *= a as TF's Mul forms it on the CPU: d (a TF kernel's output, such as
+    # softmax - onehot) read with denormals as 0 and the product flushed (a
+    # denormal probability times an infinite factor is 0 * inf = NaN, times
+    # 0.4 a denormal: 0)
+    cdef Py_ssize_t k
+    for k in range(n):
+        d[k] = daz_(daz_(d[k]) * a)
+
+
 cdef inline real clip_(real x, real lo, real hi) noexcept nogil:
     # TF's clip_by_value (NaN stays NaN)
     return lo if x < lo else (hi if x > hi else x)

@@ -4,7 +4,7 @@ partial sums are added in index order: the bits never depend on the thread
 count (no float `+=` reduction inside prange)."""
 from cython.parallel cimport prange
 from _types cimport real, label_t
-from _math cimport rowsum, rowhalfsumsq, tfsum, tfsum_cols, daz_, fabs_
+from _math cimport rowsum, rowhalfsumsq, tfsum, tfsum_cols, daz_, scale_flushed
 
 cdef Py_ssize_t BLOCK = 4096
 
@@ -62,24 +62,16 @@ def k_tfsum_cols(const real[:, :, ::1] x,   # IN [A, R, B], R >= 1
 def k_scale_rows(real[:, ::1] g,          # IN/OUT (a buffer cyloss owns)
                  const real[::1] dy,      # IN, one factor per row
                  int n_threads):
-    """g[i, :] *= dy[i] as TF's Mul forms it: a denormal product is 0 (TF's
-    CPU flushes denormal results: a probability of 2e-38 times dy 0.4 is 0),
-    and g's denormals are read as 0 where |dy[i]| > 1 (or is NaN): g stands
-    for a TF kernel's output, flushed, so TF's denormal probability times an
-    infinite dy is 0 * inf = NaN, and times a huge one 0 (no normal number).
-    Where |dy| <= 1 the product of a denormal stays below the smallest normal
-    and the flush of the product gives the same."""
-    cdef Py_ssize_t n_rows = g.shape[0], n_cols = g.shape[1], i, k
-    cdef real d
+    """g[i, :] *= dy[i] as TF's Mul forms it (_math.pxd scale_flushed): g
+    stands for a TF kernel's output, its denormals 0, and a denormal product
+    is 0 (a probability of 2e-38 times dy 0.4; a denormal one times an
+    infinite dy is 0 * inf = NaN)."""
+    cdef Py_ssize_t n_rows = g.shape[0], n_cols = g.shape[1], i
+    if n_cols == 0:
+        return
     for i in prange(n_rows, schedule="static", nogil=True,
                     num_threads=n_threads, use_threads_if=n_threads > 1):
-        d = dy[i]
-        if fabs_(d) <= 1:
-            for k in range(n_cols):
-                g[i, k] = daz_(g[i, k] * d)
-        else:
-            for k in range(n_cols):
-                g[i, k] = daz_(daz_(g[i, k]) * d)
+        scale_flushed(&g[i, 0], n_cols, dy[i])
 
 
 def k_mul(real[::1] g,                  # IN/OUT (a buffer cyloss owns)

@@ -8,7 +8,7 @@ from cython.parallel cimport prange, threadid
 from _types cimport real, label_t
 from _math cimport (exp_, rowmax, rowsum, rowdot, expsum, rowdiv, rowsub,
                     block_softmax, xent_row, sparse_xent_row, sparse_xent_row_nt,
-                    CYL_BLOCK_ROWS, daz_)
+                    CYL_BLOCK_ROWS, daz_, scale_flushed)
 from libc.math cimport log
 
 cdef Py_ssize_t SMALL_C = 16    # below this, class rows are handled in blocks
@@ -308,16 +308,6 @@ def k_xent_mid(const real[:, :, ::1] logits,     # IN [outer, n_classes, inner]
 # 0 <= L <= log C and ce = L - (x[label] - m) is finite; a -inf elsewhere in
 # the row is harmless). Any other zero-weight row is computed in full, so
 # NaN / inf rows give TF's NaN.
-
-cdef inline void scale_flushed(real *d, Py_ssize_t n, real a) noexcept nogil:
-    # d = softmax - onehot times the row factor a, as TF's CPU forms them:
-    # its kernel's softmax e / sum is flushed to 0 where denormal, then the
-    # Mul's result too (a denormal probability times an infinite factor is
-    # then 0 * inf = NaN in TF, not +-inf)
-    cdef Py_ssize_t k
-    for k in range(n):
-        d[k] = daz_(daz_(d[k]) * a)
-
 
 cdef inline bint zero_is_exact(const real *x, Py_ssize_t n,
                                Py_ssize_t label) noexcept nogil:
